@@ -1,0 +1,1 @@
+//! QMQ wire protocol.
