@@ -93,15 +93,23 @@ impl TestClient {
     pub async fn send(&mut self, messages: &[Message]) -> SendMessageResponse {
         let mut body = BytesMut::new();
         SendMessageRequest::encode_messages(messages, &mut body);
-        let reply = self.request(RequestCode::SendMessage, VERSION_9, body).await;
-        assert_eq!(reply.header.code, ResponseCode::Success.as_i16(), "send answered");
+        let reply = self
+            .request(RequestCode::SendMessage, VERSION_9, body)
+            .await;
+        assert_eq!(
+            reply.header.code,
+            ResponseCode::Success.as_i16(),
+            "send answered"
+        );
         SendMessageResponse::decode(&reply.body).unwrap().0
     }
 
     pub async fn pull(&mut self, req: &PullRequest) -> Option<PullMessageResponse> {
         let mut body = BytesMut::new();
         req.encode(VERSION_9, &mut body);
-        let reply = self.request(RequestCode::PullMessage, VERSION_9, body).await;
+        let reply = self
+            .request(RequestCode::PullMessage, VERSION_9, body)
+            .await;
         if reply.header.code == ResponseCode::NoMessage.as_i16() {
             return None;
         }
@@ -112,7 +120,10 @@ impl TestClient {
     pub async fn ack(&mut self, req: &AckRequest) -> i16 {
         let mut body = BytesMut::new();
         req.encode(VERSION_9, &mut body);
-        self.request(RequestCode::AckRequest, VERSION_9, body).await.header.code
+        self.request(RequestCode::AckRequest, VERSION_9, body)
+            .await
+            .header
+            .code
     }
 
     pub async fn register(
@@ -131,14 +142,22 @@ impl TestClient {
         );
         let mut body = BytesMut::new();
         req.encode(&mut body);
-        let reply = self.request(RequestCode::ClientRegister, VERSION_9, body).await;
+        let reply = self
+            .request(RequestCode::ClientRegister, VERSION_9, body)
+            .await;
         assert_eq!(reply.header.code, 0);
         MetaInfoResponse::decode(&reply.body).unwrap().0
     }
 }
 
 /// A pull request with the Java client's defaults.
-pub fn pull_request(subject: &str, group: &str, consumer: &str, n: i32, timeout_ms: i64) -> PullRequest {
+pub fn pull_request(
+    subject: &str,
+    group: &str,
+    consumer: &str,
+    n: i32,
+    timeout_ms: i64,
+) -> PullRequest {
     PullRequest {
         subject: subject.into(),
         group: group.into(),
@@ -153,7 +172,13 @@ pub fn pull_request(subject: &str, group: &str, consumer: &str, n: i32, timeout_
     }
 }
 
-pub fn ack_request(subject: &str, group: &str, consumer: &str, first: i64, last: i64) -> AckRequest {
+pub fn ack_request(
+    subject: &str,
+    group: &str,
+    consumer: &str,
+    first: i64,
+    last: i64,
+) -> AckRequest {
     AckRequest {
         subject: subject.into(),
         group: group.into(),
@@ -167,4 +192,22 @@ pub fn ack_request(subject: &str, group: &str, consumer: &str, first: i64, last:
 #[allow(dead_code)]
 pub fn body(bytes: &[u8]) -> Bytes {
     Bytes::copy_from_slice(bytes)
+}
+
+impl TestClient {
+    /// Sends an empty request with an arbitrary code.
+    pub async fn request_code(&mut self, code: i16) -> Frame {
+        let opaque = OPAQUE.fetch_add(1, Ordering::Relaxed);
+        let header = Header {
+            code,
+            version: VERSION_9,
+            opaque,
+            flag: 0,
+            request_code: code,
+        };
+        let mut out = BytesMut::new();
+        Frame::new(header, Bytes::new()).encode(&mut out);
+        self.stream.write_all(&out).await.expect("write");
+        self.read_frame().await.expect("reply")
+    }
 }
