@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::backoff::Backoff;
 use super::breaker::BreakerConfig;
+use super::connection::ConnectionConfig;
 use super::meta_locator::{LocatorConfig, MetaUrl};
 use super::runtime::RuntimeConfig;
 
@@ -142,6 +143,8 @@ pub struct ClientConfig {
     pub meta: MetaConfig,
     /// The client's own tokio runtime.
     pub runtime: RuntimeConfig,
+    /// TCP connections to brokers and the meta server.
+    pub connection: ConnectionConfig,
     /// Producer knobs.
     pub producer: ProducerConfig,
     /// Consumer knobs.
@@ -186,6 +189,7 @@ impl ClientConfig {
         positive("meta.refresh_interval", self.meta.refresh_interval)?;
         positive("meta.request_timeout", self.meta.request_timeout)?;
         self.runtime.validate()?;
+        self.connection.validate()?;
 
         let p = &self.producer;
         at_least("producer.batch_size", p.batch_size, 1)?;

@@ -8,7 +8,9 @@ use std::io;
 use std::time::Duration;
 
 use super::config::ConfigError;
+use super::connection::ConnectionLostCause;
 use super::idempotence::IdempotenceError;
+use crate::protocol::{ClientType, ProtocolError};
 
 /// Errors of the client layer.
 ///
@@ -133,6 +135,108 @@ pub enum ClientError {
         #[source]
         source: Box<ClientError>,
     },
+
+    /// TCP connect to a broker or meta server failed.
+    #[error("cannot connect to {addr}")]
+    Connect {
+        /// `host:port` of the server.
+        addr: String,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// TCP connect to a broker or meta server did not finish in time.
+    #[error("connecting to {addr} timed out after {timeout:?}")]
+    ConnectTimeout {
+        /// `host:port` of the server.
+        addr: String,
+        /// The connect timeout in force.
+        timeout: Duration,
+    },
+
+    /// The connection broke while the request was outstanding (or before it could be sent).
+    /// The request may or may not have reached the server.
+    #[error("connection to {addr} lost")]
+    ConnectionLost {
+        /// `host:port` of the server.
+        addr: String,
+        /// Why the connection ended.
+        #[source]
+        cause: ConnectionLostCause,
+    },
+
+    /// The connection was closed by [`Connection::close`](super::connection::Connection::close)
+    /// or dropped; it accepts no more requests.
+    #[error("connection to {addr} is closed")]
+    ConnectionClosed {
+        /// `host:port` of the server.
+        addr: String,
+    },
+
+    /// No response arrived in time. The request may or may not have been processed.
+    #[error("request {code} (opaque {opaque}) to {addr} timed out after {timeout:?}")]
+    RequestTimeout {
+        /// `host:port` of the server.
+        addr: String,
+        /// The request code.
+        code: i16,
+        /// The request's opaque.
+        opaque: i32,
+        /// The timeout in force.
+        timeout: Duration,
+    },
+
+    /// A frame could not be encoded or a response body could not be decoded.
+    #[error("protocol error with {addr} in {what}")]
+    Protocol {
+        /// `host:port` of the server.
+        addr: String,
+        /// What was being encoded or decoded.
+        what: &'static str,
+        /// The codec's error.
+        #[source]
+        source: ProtocolError,
+    },
+
+    /// The server answered with a response code other than the expected one.
+    #[error("{addr} answered request {request} with response code {code}")]
+    ServerResponse {
+        /// `host:port` of the server.
+        addr: String,
+        /// The request code.
+        request: i16,
+        /// The response code.
+        code: i16,
+    },
+
+    /// The meta server refused the registration (timestamp −2: invalid subject or a server
+    /// failure).
+    #[error("meta server rejected {client_type:?} registration for subject {subject:?}")]
+    MetaRejected {
+        /// The subject registered.
+        subject: String,
+        /// The client type registered.
+        client_type: ClientType,
+    },
+
+    /// Meta knows no usable broker group for the subject (yet).
+    #[error("no broker group serves {client_type:?} for subject {subject:?}")]
+    NoRoute {
+        /// The subject.
+        subject: String,
+        /// The client type asking.
+        client_type: ClientType,
+    },
+
+    /// A subject or group name is not acceptable on the wire.
+    #[error("invalid {what} {name:?}: must be non-empty, without '/' or whitespace")]
+    InvalidName {
+        /// `subject` or `group`.
+        what: &'static str,
+        /// The rejected name.
+        name: String,
+    },
 }
 
 impl ClientError {
@@ -145,7 +249,10 @@ impl ClientError {
             | Self::RuntimeBuild { .. }
             | Self::BlockingInAsyncContext { .. }
             | Self::RuntimeShutDown
-            | Self::InvalidMetaUrl { .. } => false,
+            | Self::InvalidMetaUrl { .. }
+            | Self::ConnectionClosed { .. }
+            | Self::MetaRejected { .. }
+            | Self::InvalidName { .. } => false,
             Self::Idempotence(e) => e.is_retriable(),
             Self::MetaConnect { .. }
             | Self::MetaConnectTimeout { .. }
@@ -154,7 +261,14 @@ impl ClientError {
             | Self::MetaHttpStatus { .. }
             | Self::MetaHttpMalformed { .. }
             | Self::MetaBadAddress { .. }
-            | Self::MetaLocateExhausted { .. } => true,
+            | Self::MetaLocateExhausted { .. }
+            | Self::Connect { .. }
+            | Self::ConnectTimeout { .. }
+            | Self::ConnectionLost { .. }
+            | Self::RequestTimeout { .. }
+            | Self::Protocol { .. }
+            | Self::ServerResponse { .. }
+            | Self::NoRoute { .. } => true,
         }
     }
 }

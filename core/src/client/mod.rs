@@ -5,6 +5,7 @@
 //! * [`config`]: [`ClientConfig`] with QMQ's defaults and `validate()`;
 //! * [`ids`]: message ids and client ids in QMQ's formats (spec §8);
 //! * [`meta_locator`]: HTTP discovery of the meta server (spec §2.1);
+//! * [`connection`]: a multiplexed TCP connection to one server (spec §1);
 //! * [`breaker`] and [`backoff`]: per-broker circuit breaker (spec §12) and retry delays;
 //! * [`idempotence`]: the idempotent-consumption store (spec §12), in memory and SQLite.
 //!
@@ -16,6 +17,7 @@ pub mod address;
 pub mod backoff;
 pub mod breaker;
 pub mod config;
+pub mod connection;
 pub mod error;
 mod hash;
 pub mod idempotence;
@@ -27,6 +29,7 @@ pub use address::{HostPort, HostPortError};
 pub use backoff::Backoff;
 pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
 pub use config::{ClientConfig, ConfigError, ConsumerConfig, MetaConfig, ProducerConfig};
+pub use connection::{Connection, ConnectionConfig, ConnectionLostCause};
 pub use error::ClientError;
 pub use ids::{ClientId, MessageIdGenerator};
 pub use meta_locator::{LocatorConfig, MetaLocator, MetaUrl};
