@@ -6,6 +6,7 @@
 //! * [`ids`]: message ids and client ids in QMQ's formats (spec §8);
 //! * [`meta_locator`]: HTTP discovery of the meta server (spec §2.1);
 //! * [`connection`]: a multiplexed TCP connection to one server (spec §1);
+//! * [`meta_client`]: CLIENT_REGISTER on-line/heartbeat and the route cache (spec §2.2);
 //! * [`breaker`] and [`backoff`]: per-broker circuit breaker (spec §12) and retry delays;
 //! * [`idempotence`]: the idempotent-consumption store (spec §12), in memory and SQLite.
 //!
@@ -22,6 +23,7 @@ pub mod error;
 mod hash;
 pub mod idempotence;
 pub mod ids;
+pub mod meta_client;
 pub mod meta_locator;
 pub mod runtime;
 
@@ -32,5 +34,6 @@ pub use config::{ClientConfig, ConfigError, ConsumerConfig, MetaConfig, Producer
 pub use connection::{Connection, ConnectionConfig, ConnectionLostCause};
 pub use error::ClientError;
 pub use ids::{ClientId, MessageIdGenerator};
+pub use meta_client::{MetaClient, Route};
 pub use meta_locator::{LocatorConfig, MetaLocator, MetaUrl};
 pub use runtime::{ClientRuntime, RuntimeConfig};
