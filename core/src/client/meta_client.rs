@@ -144,7 +144,7 @@ impl MetaClient {
     }
 
     /// The route for (client type, subject), from the cache while younger than the refresh
-    /// interval, else from meta. `group` is the consumer group (`""` for producers). If meta
+    /// interval and this (type, subject, group) has registered, else from meta. `group` is the consumer group (`""` for producers). If meta
     /// cannot be reached but an older route is cached, the older route is returned.
     ///
     /// # Errors
@@ -158,7 +158,14 @@ impl MetaClient {
     ) -> Result<Arc<Route>, ClientError> {
         let reg = registration(client_type, subject, group)?;
         let cached = self.cached_route(client_type, subject);
-        if let Some(route) = &cached {
+        // The cache key has no group, so a new group must still register itself.
+        let known = self
+            .lock()
+            .registrations
+            .get(&reg)
+            .copied()
+            .unwrap_or(false);
+        if let Some(route) = cached.as_ref().filter(|_| known) {
             if route.fetched_at.elapsed() < self.inner.refresh_interval {
                 return Ok(route.clone());
             }

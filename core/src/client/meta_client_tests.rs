@@ -173,6 +173,23 @@ async fn first_lookup_registers_online_then_serves_from_cache() {
 }
 
 #[tokio::test]
+async fn a_second_group_on_a_cached_subject_still_registers() {
+    let meta = FakeMeta::start().await;
+    let client = meta.client();
+    client.route(ClientType::Consumer, "s", "g1").await.unwrap();
+    client.route(ClientType::Consumer, "s", "g2").await.unwrap();
+    client.route(ClientType::Consumer, "s", "g2").await.unwrap();
+    let groups: Vec<String> = meta
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.consumer_group().to_owned())
+        .collect();
+    assert_eq!(groups, ["g1", "g2"]);
+}
+
+#[tokio::test]
 async fn refresh_sends_a_heartbeat_and_replaces_the_route() {
     let meta = FakeMeta::start().await;
     let client = meta.client();
