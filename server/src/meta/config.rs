@@ -10,7 +10,7 @@ use qmq_core::protocol::BrokerRole;
 use qmq_core::protocol::names::is_valid_name;
 use serde::{Deserialize, Serialize};
 
-use super::error::MetaError;
+use crate::config::ConfigError;
 
 /// Placeholder for the broker's host name in [`MetaConfig::default_broker_group`].
 pub const HOSTNAME_PLACEHOLDER: &str = "{hostname}";
@@ -141,9 +141,10 @@ impl MetaConfig {
     /// Checks every key.
     ///
     /// # Errors
-    /// [`MetaError::Config`] naming the first unusable key.
-    pub fn validate(&self) -> Result<(), MetaError> {
-        let bad = |key: &'static str, reason: String| Err(MetaError::Config { key, reason });
+    /// [`ConfigError::Invalid`] naming the first unusable key as `meta.<key>`.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad =
+            |key: &str, reason: String| Err(ConfigError::invalid(format!("meta.{key}"), reason));
         if self.min_group_num == 0 || self.min_group_num > MAX_MIN_GROUP_NUM {
             return bad(
                 "min_group_num",
@@ -250,7 +251,7 @@ mod tests {
     #[test]
     fn validate_names_the_offending_key() {
         let key_of = |c: MetaConfig| match c.validate() {
-            Err(MetaError::Config { key, .. }) => key,
+            Err(ConfigError::Invalid { key, .. }) => key,
             other => panic!("expected config error, got {other:?}"),
         };
         let base = MetaConfig::default;
@@ -259,28 +260,28 @@ mod tests {
                 min_group_num: 0,
                 ..base()
             }),
-            "min_group_num"
+            "meta.min_group_num"
         );
         assert_eq!(
             key_of(MetaConfig {
                 broker_heartbeat_timeout_ms: 0,
                 ..base()
             }),
-            "broker_heartbeat_timeout_ms"
+            "meta.broker_heartbeat_timeout_ms"
         );
         assert_eq!(
             key_of(MetaConfig {
                 advertised_host: Some("a b".into()),
                 ..base()
             }),
-            "advertised_host"
+            "meta.advertised_host"
         );
         assert_eq!(
             key_of(MetaConfig {
                 default_broker_group: "a/{port}".into(),
                 ..base()
             }),
-            "default_broker_group"
+            "meta.default_broker_group"
         );
         let slave_without_master = BrokerEntry {
             hostname: "h".into(),
@@ -294,7 +295,7 @@ mod tests {
                 brokers: vec![slave_without_master],
                 ..base()
             }),
-            "brokers"
+            "meta.brokers"
         );
     }
 }

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::config::ConfigError;
+
 /// Why the meta role could not start, load or save its state.
 ///
 /// Request-level problems (a malformed body, an invalid subject) are answered on the wire and
@@ -9,13 +11,12 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum MetaError {
-    /// A configuration key holds an unusable value.
-    #[error("invalid meta configuration `{key}`: {reason}")]
+    /// A configuration key holds an unusable value; the source names the key.
+    #[error("invalid meta configuration: {source}")]
     Config {
-        /// The offending key, as spelled in the configuration file.
-        key: &'static str,
-        /// What is wrong with it.
-        reason: String,
+        /// The validation error, naming the key (`meta.<key>`).
+        #[from]
+        source: ConfigError,
     },
     /// Reading, writing or syncing a file of the data directory failed.
     #[error("meta state I/O on {path}: {source}")]

@@ -22,7 +22,6 @@ pub mod http;
 pub mod store;
 
 mod clock;
-mod frame_handler;
 mod server;
 
 #[cfg(test)]

@@ -12,8 +12,8 @@ use std::net::SocketAddr;
 
 use qmq_core::protocol::{Frame, RequestCode, ResponseCode};
 
-use super::frame_handler::FrameHandler;
 use super::server::MetaServer;
+use crate::net::FrameHandler;
 
 /// The meta role's [`FrameHandler`]; get one from [`MetaServer::handler`].
 #[derive(Debug, Clone)]
@@ -64,5 +64,14 @@ impl FrameHandler for MetaHandler {
         peer: SocketAddr,
     ) -> impl Future<Output = Option<Frame>> + Send + '_ {
         self.dispatch(request, peer)
+    }
+
+    fn accepts(&self, code: RequestCode) -> bool {
+        matches!(
+            code,
+            RequestCode::ClientRegister
+                | RequestCode::BrokerRegister
+                | RequestCode::BrokerAcquireMeta
+        )
     }
 }
