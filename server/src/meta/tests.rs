@@ -507,3 +507,53 @@ async fn other_codes_heartbeats_one_way_and_responses() {
     );
     assert!(h.dispatch(response, peer()).await.is_none());
 }
+
+#[tokio::test]
+async fn handler_serves_over_the_net_layer() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = MetaServer::open(MetaConfig::default(), dir.path()).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let net = tokio::spawn(crate::net::serve(
+        listener,
+        std::sync::Arc::new(server.handler()),
+        crate::net::NetConfig::default(),
+        shutdown.clone(),
+    ));
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut body = BytesMut::new();
+    ClientRegisterRequest::new(
+        "s",
+        ClientType::Producer,
+        "a",
+        "c",
+        "",
+        ClientRequestType::Online,
+    )
+    .encode(&mut body);
+    let mut out = BytesMut::new();
+    Frame::new(
+        Header::request(RequestCode::ClientRegister, VERSION_9, 77),
+        body.freeze(),
+    )
+    .encode(&mut out);
+    stream.write_all(&out).await.unwrap();
+    let mut buf = BytesMut::new();
+    let frame = loop {
+        if let Some(frame) = Frame::decode_from(&mut buf, 1 << 20).unwrap() {
+            break frame;
+        }
+        assert!(
+            stream.read_buf(&mut buf).await.unwrap() > 0,
+            "connection closed"
+        );
+    };
+    assert_eq!(frame.header.opaque, 77);
+    let rsp = MetaInfoResponse::decode(&frame.body).unwrap().0;
+    assert_eq!((rsp.subject.as_str(), rsp.timestamp > 0), ("s", true));
+    shutdown.cancel();
+    net.await.unwrap();
+}

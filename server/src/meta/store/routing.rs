@@ -105,11 +105,7 @@ impl MetaState {
         wanted: usize,
         params: RoutingParams,
     ) -> Vec<String> {
-        let mut load: BTreeMap<&str, usize> = BTreeMap::new();
-        for name in self.routes.values().flatten() {
-            *load.entry(name.as_str()).or_default() += 1;
-        }
-        let mut candidates: Vec<(usize, &str)> = self
+        let eligible: Vec<&str> = self
             .groups
             .values()
             .filter(|g| g.kind == GroupKind::Normal)
@@ -117,12 +113,21 @@ impl MetaState {
                 g.effective_state(params.now_ms, params.broker_timeout_ms) == BrokerState::Rw
             })
             .filter(|g| !exclude.contains(&g.name))
-            .map(|g| {
-                (
-                    load.get(g.name.as_str()).copied().unwrap_or(0),
-                    g.name.as_str(),
-                )
-            })
+            .map(|g| g.name.as_str())
+            .collect();
+        if eligible.is_empty() {
+            // Common when a short route cannot grow: skip counting the load of every route.
+            return Vec::new();
+        }
+        let mut load: BTreeMap<&str, usize> = eligible.iter().map(|&name| (name, 0)).collect();
+        for name in self.routes.values().flatten() {
+            if let Some(count) = load.get_mut(name.as_str()) {
+                *count += 1;
+            }
+        }
+        let mut candidates: Vec<(usize, &str)> = load
+            .into_iter()
+            .map(|(name, count)| (count, name))
             .collect();
         candidates.sort_unstable();
         candidates
