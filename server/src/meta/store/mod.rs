@@ -1,7 +1,7 @@
 //! The meta role's state: broker groups, subject routes, consumer groups and online clients.
 //!
 //! [`MetaState`] is plain data plus the rules that change it; it does no I/O and takes the time
-//! as an argument. [`file`] saves and loads it. Invariants:
+//! as an argument. [`file`](mod@file) saves and loads it. Invariants:
 //!
 //! * a group's stored `state` is what its master last reported (or NRW after OFFLINE or a missed
 //!   heartbeat); the state used for routing is [`BrokerGroup::effective_state`], which is NRW
