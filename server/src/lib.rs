@@ -5,4 +5,5 @@
 #![deny(unsafe_code)]
 
 pub mod config;
+pub mod meta;
 pub mod net;
