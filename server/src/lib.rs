@@ -1,4 +1,9 @@
 //! `qmq-server`: the meta, broker and delay roles of a QMQ-compatible message queue.
+//!
+//! Each role lives in its own module (`meta`, `broker`, `delay`) with `handler/`, `store/` and
+//! `config.rs`; [`net`] serves any role over TCP.
 #![deny(unsafe_code)]
 
 pub mod broker;
+pub mod config;
+pub mod net;

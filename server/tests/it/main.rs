@@ -1,0 +1,7 @@
+//! Integration tests against the real `qmq-server` binary on ephemeral ports.
+
+mod bad_input;
+mod broker_e2e;
+mod meta_e2e;
+mod restart;
+mod support;
