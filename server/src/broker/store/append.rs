@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use super::consume_log::{ConsumeLog, ConsumeUnit};
 use super::error::StoreError;
-use super::message_log::record::payload_crc;
+use super::message_log::record::{header_len, payload_crc};
 use super::{CONSUME_LOG_DIR, FlushPolicy, MessageState, Store, lock, now_millis, validate_name};
 
 /// One message to append.
@@ -29,6 +29,15 @@ pub struct Appended {
     pub size: u32,
     /// The per-subject (consume-log) sequence assigned.
     pub sequence: i64,
+}
+
+/// The result of [`Store::read`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadBatch {
+    /// The messages found, in sequence order.
+    pub messages: Vec<StoredMessage>,
+    /// The sequence after the last one examined (where to continue).
+    pub next: i64,
 }
 
 /// A message read back from the store.
@@ -115,30 +124,41 @@ impl Store {
         Ok(out)
     }
 
-    /// Up to `max` messages of `subject` with sequences from `from` on (clamped to the oldest
-    /// retained one), in sequence order. Sequences whose record is gone are skipped.
+    /// Whether a message of `subject` with a payload of `payload_len` bytes fits in a segment
+    /// (larger ones are refused by [`Store::append`] with [`StoreError::RecordTooLarge`]).
+    pub fn fits(&self, subject: &str, payload_len: usize) -> bool {
+        (header_len(subject.len()) + payload_len) as u64 <= self.config.message_segment_size
+    }
+
+    /// The messages of `subject` with sequences in `[from, from + max)` (with `from` first
+    /// raised to the oldest retained sequence), in order. Sequences whose record is gone are
+    /// skipped; [`ReadBatch::next`] says where the next read should start.
     ///
     /// # Errors
     /// [`StoreError::LockPoisoned`] only.
-    pub fn read(
-        &self,
-        subject: &str,
-        from: i64,
-        max: usize,
-    ) -> Result<Vec<StoredMessage>, StoreError> {
+    pub fn read(&self, subject: &str, from: i64, max: usize) -> Result<ReadBatch, StoreError> {
         let state = lock(&self.messages)?;
         let Some(consume) = state.subjects.get(subject) else {
-            return Ok(Vec::new());
+            return Ok(ReadBatch {
+                messages: Vec::new(),
+                next: from.max(0),
+            });
         };
         let start = u64::try_from(from).unwrap_or(0).max(consume.min_sequence());
-        let end = consume.next().min(start.saturating_add(max as u64));
-        let mut out = Vec::with_capacity((end - start) as usize);
+        let end = consume
+            .next()
+            .min(start.saturating_add(max as u64))
+            .max(start);
+        let mut messages = Vec::with_capacity(((end - start) as usize).min(1024));
         for seq in start..end {
             if let Some(m) = read_one(&state, subject, consume, seq) {
-                out.push(m);
+                messages.push(m);
             }
         }
-        Ok(out)
+        Ok(ReadBatch {
+            messages,
+            next: end as i64,
+        })
     }
 
     /// The message of `subject` with sequence `sequence`, if still stored.

@@ -2,19 +2,15 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use super::error::StoreError;
 
 /// When appended messages are forced to disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "mode", rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlushPolicy {
     /// A background thread `fdatasync`s the message and action logs every `interval`; a crash of
     /// the machine (not just the process) can lose up to `interval` of acknowledged messages.
     Periodic {
         /// Time between flushes.
-        #[serde(rename = "interval_ms", with = "duration_ms")]
         interval: Duration,
     },
     /// Every append is flushed before it returns, so a producer is answered only once its
@@ -31,8 +27,8 @@ impl Default for FlushPolicy {
 }
 
 /// Sizes, durability and retention of the broker store.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+/// Built from the broker configuration (`BrokerConfig::store_config`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreConfig {
     /// Bytes per message-log segment (QMQ: 1 GiB).
     pub message_segment_size: u64,
@@ -45,13 +41,10 @@ pub struct StoreConfig {
     /// Flush policy of the message log.
     pub flush: FlushPolicy,
     /// Time between checkpoints.
-    #[serde(rename = "checkpoint_interval_ms", with = "duration_ms")]
     pub checkpoint_interval: Duration,
     /// How long messages are kept (QMQ: 72 h).
-    #[serde(rename = "retention_secs", with = "duration_secs")]
     pub retention: Duration,
     /// Time between retention passes.
-    #[serde(rename = "retention_check_interval_ms", with = "duration_ms")]
     pub retention_check_interval: Duration,
 }
 
@@ -91,65 +84,19 @@ impl StoreConfig {
         }
         if let FlushPolicy::Periodic { interval } = self.flush {
             if interval.is_zero() {
-                return bad("flush.interval_ms", "must be positive");
+                return bad("flush_interval", "must be positive");
             }
         }
         if self.checkpoint_interval.is_zero() {
-            return bad("checkpoint_interval_ms", "must be positive");
+            return bad("checkpoint_interval", "must be positive");
         }
         if self.retention.is_zero() {
-            return bad("retention_secs", "must be positive");
+            return bad("retention", "must be positive");
         }
         if self.retention_check_interval.is_zero() {
-            return bad("retention_check_interval_ms", "must be positive");
+            return bad("retention_check_interval", "must be positive");
         }
         Ok(())
-    }
-}
-
-/// (De)serialises a `Duration` as whole milliseconds.
-pub mod duration_ms {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    /// Serialises as milliseconds.
-    ///
-    /// # Errors
-    /// Those of the serializer.
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-    }
-
-    /// Deserialises from milliseconds.
-    ///
-    /// # Errors
-    /// Those of the deserializer.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        u64::deserialize(d).map(Duration::from_millis)
-    }
-}
-
-/// (De)serialises a `Duration` as whole seconds.
-pub mod duration_secs {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    /// Serialises as seconds.
-    ///
-    /// # Errors
-    /// Those of the serializer.
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(d.as_secs())
-    }
-
-    /// Deserialises from seconds.
-    ///
-    /// # Errors
-    /// Those of the deserializer.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        u64::deserialize(d).map(Duration::from_secs)
     }
 }
 
@@ -158,14 +105,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_are_valid_and_roundtrip_through_toml() {
-        let config = StoreConfig::default();
-        config.validate().unwrap();
-        let text = toml::to_string(&config).unwrap();
-        assert!(text.contains("interval_ms = 500"), "{text}");
-        assert_eq!(toml::from_str::<StoreConfig>(&text).unwrap(), config);
-        let sync: StoreConfig = toml::from_str("[flush]\nmode = \"sync\"\n").unwrap();
-        assert_eq!(sync.flush, FlushPolicy::Sync);
+    fn defaults_are_valid() {
+        StoreConfig::default().validate().unwrap();
     }
 
     #[test]

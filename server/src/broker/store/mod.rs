@@ -50,8 +50,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::info;
 
 pub use action_log::record::{Action, PullAction, RangeAckAction};
-pub use append::{AppendMessage, Appended, StoredMessage};
-pub use config::{FlushPolicy, StoreConfig, duration_ms, duration_secs};
+pub use append::{AppendMessage, Appended, ReadBatch, StoredMessage};
+pub use config::{FlushPolicy, StoreConfig};
 pub use error::StoreError;
 pub use maintenance::Background;
 pub use progress::{ConsumerProgress, GroupProgress, ProgressTable};

@@ -40,6 +40,7 @@ fn all_payloads(store: &Store, subject: &str) -> Vec<(i64, Vec<u8>)> {
     store
         .read(subject, 0, usize::MAX)
         .unwrap()
+        .messages
         .into_iter()
         .map(|m| (m.sequence, m.payload.to_vec()))
         .collect()
@@ -412,6 +413,7 @@ fn retention_deletes_only_expired_inactive_segments() {
     let seqs: Vec<i64> = store
         .read("old", 0, 100)
         .unwrap()
+        .messages
         .iter()
         .map(|m| m.sequence)
         .collect();
