@@ -4,6 +4,7 @@
 //! `config.rs`; [`net`] serves any role over TCP.
 #![deny(unsafe_code)]
 
+pub mod broker;
 pub mod config;
 pub mod meta;
 pub mod net;
