@@ -9,7 +9,11 @@ use qmq_server::app::standalone::StandaloneServer;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(name = "qmq-server", version, about = "QMQ-compatible message queue server")]
+#[command(
+    name = "qmq-server",
+    version,
+    about = "QMQ-compatible message queue server"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -48,7 +52,9 @@ struct StandaloneArgs {
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();

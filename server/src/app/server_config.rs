@@ -105,7 +105,11 @@ mod tests {
     fn defaults_are_qmq_ports_and_validate() {
         let config = ServerConfig::default();
         assert_eq!(
-            (config.meta.http_port, config.meta.tcp_port, config.broker.port),
+            (
+                config.meta.http_port,
+                config.meta.tcp_port,
+                config.broker.port
+            ),
             (8080, 20880, 20881)
         );
         config.validate().unwrap();
@@ -114,7 +118,8 @@ mod tests {
     #[test]
     fn file_sections_parse_and_unknown_keys_are_rejected() {
         let config: ServerConfig =
-            toml::from_str("[server]\ndata_dir = \"/tmp/x\"\n[broker]\nflush = \"sync\"\n").unwrap();
+            toml::from_str("[server]\ndata_dir = \"/tmp/x\"\n[broker]\nflush = \"sync\"\n")
+                .unwrap();
         assert_eq!(config.server.data_dir, PathBuf::from("/tmp/x"));
         assert!(toml::from_str::<ServerConfig>("[broker]\nnope = 1\n").is_err());
     }
