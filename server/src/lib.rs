@@ -9,3 +9,5 @@ pub mod broker;
 pub mod config;
 pub mod meta;
 pub mod net;
+
+pub use app::standalone;
