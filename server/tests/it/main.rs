@@ -4,4 +4,5 @@ mod bad_input;
 mod broker_e2e;
 mod meta_e2e;
 mod restart;
+#[allow(dead_code)]
 mod support;
