@@ -10,12 +10,16 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
 pub struct BoundPorts {
     /// Meta HTTP discovery port.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub meta_http: Option<u16>,
     /// Meta TCP port.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub meta_tcp: Option<u16>,
     /// Broker client port.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub broker: Option<u16>,
     /// Delay server port.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub delay: Option<u16>,
 }
 
