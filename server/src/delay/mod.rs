@@ -1,3 +1,33 @@
 //! The delay role: accepts messages due in the future and hands each to a broker when due.
+//!
+//! Layers, bottom up: [`store`] (message log, schedule logs per time bucket, dispatch logs,
+//! checkpoint), [`wheel`] (in-memory index of the buckets due soon), [`scheduler`] (accept,
+//! load, dispatch, expire), behind a [`Dispatcher`] that talks to brokers.
+//!
+//! Invariants worth naming:
+//! - A message is acknowledged only after it is in the message log (fsynced first under
+//!   [`store::FlushPolicy::SyncBeforeAck`]).
+//! - Memory holds 32-byte index entries for buckets within the look-ahead window only; payloads
+//!   are read from disk when due.
+//! - Delivery is at least once: what the dispatch log holds is never re-sent; what was in flight
+//!   at a crash is.
+//! - Time comes from a [`Clock`], so tests move it by hand.
+
 pub mod clock;
+pub mod config;
+pub mod dispatcher;
+pub mod error;
+pub mod message;
+pub mod scheduler;
 pub mod store;
+pub mod wheel;
+
+#[cfg(test)]
+mod tests;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{ConfigError, DelayConfig};
+pub use dispatcher::{DispatchError, Dispatcher, DueMessage, SubjectBatch};
+pub use error::DelayError;
+pub use message::{DelayMessage, ScheduleError};
+pub use scheduler::{DelayScheduler, TickReport};
