@@ -144,6 +144,8 @@ pub struct DelayStore {
     next_sequence: u64,
     catalog: BTreeSet<BucketId>,
     writers: HashMap<BucketId, (ScheduleLog, u64)>,
+    /// Buckets whose writer was closed with unsynced bytes; fsynced by the next `sync`.
+    closed_dirty: BTreeSet<BucketId>,
     use_clock: u64,
     readers: HashMap<BucketId, File>,
     dispatch: HashMap<BucketId, DispatchLog>,
@@ -267,6 +269,7 @@ impl DelayStore {
             next_sequence,
             catalog,
             writers: HashMap::new(),
+            closed_dirty: BTreeSet::new(),
             use_clock: 0,
             readers: HashMap::new(),
             dispatch: HashMap::new(),
@@ -426,9 +429,12 @@ impl DelayStore {
                     .iter()
                     .min_by_key(|(_, (_, used))| *used)
                     .map(|(k, _)| *k);
-                if let Some((mut log, _)) = oldest.and_then(|k| self.writers.remove(&k)) {
-                    // Closing a dirty log would let the checkpoint pass unsynced data.
-                    log.sync()?;
+                if let Some((k, (log, _))) = oldest.and_then(|k| self.writers.remove_entry(&k))
+                    && log.is_dirty()
+                {
+                    // The checkpoint must not pass its unsynced bytes: `sync` fsyncs it later
+                    // (fsync covers every dirty page of the file, whichever descriptor wrote it).
+                    self.closed_dirty.insert(k);
                 }
             }
             let log = ScheduleLog::open(&self.sched_path(id))?;
@@ -545,6 +551,17 @@ impl DelayStore {
                 log.sync()?;
             }
         }
+        while let Some(id) = self.closed_dirty.first().copied() {
+            let path = self.sched_path(id);
+            match File::open(&path) {
+                Ok(f) => f
+                    .sync_data()
+                    .map_err(|e| DelayStoreError::io("fsync", &path, e))?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(DelayStoreError::io("open", &path, e)),
+            }
+            self.closed_dirty.remove(&id);
+        }
         for log in self.dispatch.values_mut() {
             log.sync()?;
         }
@@ -559,6 +576,7 @@ impl DelayStore {
     pub fn delete_bucket(&mut self, id: BucketId) -> Result<(), DelayStoreError> {
         self.sync()?;
         self.writers.remove(&id);
+        self.closed_dirty.remove(&id);
         self.readers.remove(&id);
         self.dispatch.remove(&id);
         for path in [self.sched_path(id), self.disp_path(id)] {
