@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use qmq_server::delay::store::FlushPolicy;
 use qmq_server::delay::{
     DelayConfig, DelayMessage, DelayScheduler, DispatchError, Dispatcher, SubjectBatch, SystemClock,
 };
@@ -60,14 +61,15 @@ async fn main() {
     let rec = Arc::new(LatenessRecorder {
         lateness_us: Mutex::new(Vec::with_capacity(n)),
     });
+    let config = DelayConfig {
+        flush: FlushPolicy::Periodic {
+            interval_ms: arg("--flush-ms", 100) as u64,
+        },
+        ..DelayConfig::default()
+    };
     let sched = Arc::new(
-        DelayScheduler::open(
-            dir.path(),
-            DelayConfig::default(),
-            Arc::new(SystemClock),
-            Arc::clone(&rec),
-        )
-        .expect("open"),
+        DelayScheduler::open(dir.path(), config, Arc::new(SystemClock), Arc::clone(&rec))
+            .expect("open"),
     );
     let token = CancellationToken::new();
     let runner = {

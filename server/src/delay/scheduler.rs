@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -26,7 +26,9 @@ use super::config::DelayConfig;
 use super::dispatcher::{Dispatcher, DueMessage, SubjectBatch};
 use super::error::DelayError;
 use super::message::{DelayMessage, MAX_SCHEDULE_TIME_MS, ScheduleError};
-use super::store::{AppendRequest, BucketId, DelayStore, DelayStoreError, FlushPolicy};
+use super::store::{
+    AppendRequest, BucketId, DelayStore, DelayStoreError, FlushPolicy, SyncOutcome,
+};
 use super::wheel::{TimingWheel, WheelEntry};
 
 /// How often the store is synced when the flush policy is [`FlushPolicy::SyncBeforeAck`] (the
@@ -52,7 +54,6 @@ struct State {
     loaded: BTreeMap<BucketId, u64>,
     /// Failed attempts per sequence, only for messages that failed at least once.
     attempts: HashMap<u64, u32>,
-    last_sync: Instant,
 }
 
 /// The delay role's engine, generic over how due messages reach a broker.
@@ -93,7 +94,6 @@ impl<D: Dispatcher> DelayScheduler<D> {
                 loaded_until: None,
                 loaded: BTreeMap::new(),
                 attempts: HashMap::new(),
-                last_sync: Instant::now(),
             }),
             clock,
             dispatcher,
@@ -257,14 +257,6 @@ impl<D: Dispatcher> DelayScheduler<D> {
     }
 
     fn maintain(&self, st: &mut State, now: i64) -> Result<(), DelayError> {
-        let interval = match self.config.flush {
-            FlushPolicy::Periodic { interval_ms } => interval_ms,
-            FlushPolicy::SyncBeforeAck => SYNC_BEFORE_ACK_CHECKPOINT_MS,
-        };
-        if st.last_sync.elapsed() >= Duration::from_millis(interval) {
-            st.store.sync().map_err(|e| self.store_err("syncing", e))?;
-            st.last_sync = Instant::now();
-        }
         let layout = st.store.layout();
         let expired: Vec<BucketId> = st
             .loaded
@@ -402,8 +394,54 @@ impl<D: Dispatcher> DelayScheduler<D> {
 
     /// Runs [`DelayScheduler::tick`] until `shutdown` is cancelled, sleeping until the next
     /// message is due but at most `tick_ms`, and waking early when an earlier message arrives.
-    /// Syncs the store before returning.
+    /// Alongside, syncs the store per the flush policy, with the fsyncs outside the state lock
+    /// so that a slow disk delays neither producers nor dispatch. Syncs once more before
+    /// returning.
     pub async fn run(&self, shutdown: CancellationToken) {
+        tokio::join!(self.dispatch_loop(&shutdown), self.sync_loop(&shutdown));
+        if let Err(e) = self.shutdown() {
+            error!(cause = %e, "delay store sync at shutdown failed");
+        }
+    }
+
+    /// One out-of-lock sync: collect under the lock, fsync on a blocking thread, finish under
+    /// the lock.
+    ///
+    /// # Errors
+    /// [`DelayError::Store`] if the sync fails (the store is then poisoned).
+    pub async fn sync(&self) -> Result<(), DelayError> {
+        let plan = self
+            .lock()
+            .store
+            .begin_sync()
+            .map_err(|e| self.store_err("syncing", e))?;
+        let outcome = match tokio::task::spawn_blocking(move || plan.execute()).await {
+            Ok(outcome) => outcome,
+            Err(e) => SyncOutcome::from(DelayStoreError::io("fsync", &self.dir, e.into())),
+        };
+        self.lock()
+            .store
+            .finish_sync(outcome)
+            .map_err(|e| self.store_err("syncing", e))
+    }
+
+    async fn sync_loop(&self, shutdown: &CancellationToken) {
+        let interval = Duration::from_millis(match self.config.flush {
+            FlushPolicy::Periodic { interval_ms } => interval_ms,
+            FlushPolicy::SyncBeforeAck => SYNC_BEFORE_ACK_CHECKPOINT_MS,
+        });
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(interval) => {}
+            }
+            if let Err(e) = self.sync().await {
+                error!(cause = %e, "delay store sync failed");
+            }
+        }
+    }
+
+    async fn dispatch_loop(&self, shutdown: &CancellationToken) {
         let tick = Duration::from_millis(self.config.tick_ms);
         while !shutdown.is_cancelled() {
             let wait = match self.tick().await {
@@ -428,9 +466,6 @@ impl<D: Dispatcher> DelayScheduler<D> {
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(wait) => {}
             }
-        }
-        if let Err(e) = self.shutdown() {
-            error!(cause = %e, "delay store sync at shutdown failed");
         }
     }
 

@@ -220,7 +220,7 @@ async fn restart_mid_bucket_loses_nothing_and_resends_nothing_dispatched() {
         schedule_all(&s, &msgs);
         clock.set(T0 + 25 * MIN);
         assert_eq!(drain(&s).await, 51);
-        s.shutdown().expect("shutdown");
+        s.sync().await.expect("sync");
     }
     {
         // Second restart without a clean shutdown.
@@ -379,4 +379,45 @@ async fn expired_buckets_are_deleted_after_retention() {
     assert_eq!(s.bucket_starts(), vec![bucket_end + HOUR]);
     clock.set(T0 + 2 * HOUR);
     assert_eq!(drain(&s).await, 1);
+}
+
+#[tokio::test]
+async fn run_loop_delivers_promptly_and_stops_on_shutdown() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = ManualClock::new(T0);
+    let rec = Recording::new(&clock);
+    let s = Arc::new(open(dir.path(), &clock, &rec));
+    let token = tokio_util::sync::CancellationToken::new();
+    let runner = {
+        let (s, t) = (Arc::clone(&s), token.clone());
+        tokio::spawn(async move { s.run(t).await })
+    };
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    schedule_all(&s, &[msg("now", T0), msg("soon", T0 + 50)]);
+    for _ in 0..200 {
+        if !rec.delivered().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(
+        rec.counts().len(),
+        1,
+        "due message not delivered by the run loop"
+    );
+    clock.advance(50);
+    for _ in 0..200 {
+        if rec.delivered().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(rec.counts().len(), 2);
+    token.cancel();
+    runner.await.expect("run loop ends");
+    // The shutdown sync moved the checkpoint to the end of the message log: reopening
+    // replays nothing and re-sends nothing.
+    drop(s);
+    let s = open(dir.path(), &clock, &rec);
+    assert_eq!(drain(&s).await, 0);
 }

@@ -14,6 +14,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use super::error::DelayStoreError;
 use super::frame;
@@ -30,6 +31,52 @@ pub(crate) struct Checkpoint {
     pub sequence_limit: u64,
     /// Bucket length the schedule logs were written with.
     pub bucket_len_ms: i64,
+}
+
+/// The checkpoint of one store, shared by the store and its out-of-lock sync plans. Writes are
+/// serialised and only ever move each field forward, so a slow sync cannot undo a newer
+/// sequence reservation.
+#[derive(Debug)]
+pub(crate) struct CheckpointFile {
+    dir: PathBuf,
+    current: Mutex<Checkpoint>,
+}
+
+impl CheckpointFile {
+    /// Wraps the checkpoint last written to `dir`.
+    pub(crate) fn new(dir: &Path, current: Checkpoint) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            current: Mutex::new(current),
+        }
+    }
+
+    /// The checkpoint as last written.
+    pub(crate) fn current(&self) -> Checkpoint {
+        *self.current.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes a checkpoint whose fields are the larger of the current ones and the given ones.
+    ///
+    /// # Errors
+    /// I/O failures of the write; the file then still holds the previous checkpoint.
+    pub(crate) fn advance(
+        &self,
+        replay_offset: u64,
+        sequence_limit: u64,
+    ) -> Result<Checkpoint, DelayStoreError> {
+        let mut cur = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        let next = Checkpoint {
+            replay_offset: cur.replay_offset.max(replay_offset),
+            sequence_limit: cur.sequence_limit.max(sequence_limit),
+            bucket_len_ms: cur.bucket_len_ms,
+        };
+        if next != *cur {
+            store(&self.dir, &next)?;
+            *cur = next;
+        }
+        Ok(next)
+    }
 }
 
 /// Path of the checkpoint file in `dir`.
@@ -127,6 +174,26 @@ mod tests {
         };
         store(dir.path(), &cp).expect("store");
         assert_eq!(load(dir.path()).expect("load"), Some(cp));
+    }
+
+    #[test]
+    fn advance_never_moves_a_field_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let start = Checkpoint {
+            replay_offset: 10,
+            sequence_limit: 100,
+            bucket_len_ms: 60_000,
+        };
+        let cp = CheckpointFile::new(dir.path(), start);
+        cp.advance(50, 0).expect("advance offset");
+        cp.advance(0, 200).expect("advance limit");
+        let want = Checkpoint {
+            replay_offset: 50,
+            sequence_limit: 200,
+            bucket_len_ms: 60_000,
+        };
+        assert_eq!(cp.current(), want);
+        assert_eq!(load(dir.path()).expect("load"), Some(want));
     }
 
     #[test]

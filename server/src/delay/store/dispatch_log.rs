@@ -88,20 +88,23 @@ impl DispatchLog {
         self.len += out.len() as u64;
         Ok(())
     }
+}
 
-    /// Fsyncs the file if it changed since the last call.
+impl DispatchLog {
+    /// A second descriptor to fsync outside the store lock, if anything is unsynced.
     ///
     /// # Errors
-    /// The fsync failure.
-    pub(crate) fn sync(&mut self) -> Result<(), DelayStoreError> {
+    /// The descriptor cannot be duplicated.
+    pub(crate) fn sync_handle(&mut self) -> Result<Option<(PathBuf, File)>, DelayStoreError> {
         if self.synced_len == self.len {
-            return Ok(());
+            return Ok(None);
         }
-        self.file
-            .sync_data()
-            .map_err(|e| DelayStoreError::io("fsync", &self.path, e))?;
+        let f = self
+            .file
+            .try_clone()
+            .map_err(|e| DelayStoreError::io("dup", &self.path, e))?;
         self.synced_len = self.len;
-        Ok(())
+        Ok(Some((self.path.clone(), f)))
     }
 }
 

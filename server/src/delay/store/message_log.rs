@@ -210,6 +210,23 @@ impl MessageLog {
         Ok(())
     }
 
+    /// A second descriptor of the newest segment to fsync outside the store lock, if anything
+    /// is unsynced.
+    ///
+    /// # Errors
+    /// The descriptor cannot be duplicated.
+    pub(crate) fn sync_handle(&mut self) -> Result<Option<(PathBuf, File)>, DelayStoreError> {
+        if self.synced_len == self.active_len {
+            return Ok(None);
+        }
+        let f = self
+            .active
+            .try_clone()
+            .map_err(|e| DelayStoreError::io("dup", &self.active_path, e))?;
+        self.synced_len = self.active_len;
+        Ok(Some((self.active_path.clone(), f)))
+    }
+
     /// Path of the newest segment (for error context).
     pub(crate) fn active_path(&self) -> &Path {
         &self.active_path

@@ -26,11 +26,13 @@ mod frame;
 mod message_log;
 mod record;
 mod schedule_log;
+mod sync;
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use tracing::info;
@@ -38,8 +40,9 @@ use tracing::info;
 pub use bucket::{BucketId, BucketLayout};
 pub use error::DelayStoreError;
 pub use record::MAX_RECORD_LEN;
+pub use sync::{SyncOutcome, SyncPlan};
 
-use checkpoint::Checkpoint;
+use checkpoint::{Checkpoint, CheckpointFile};
 use dispatch_log::DispatchLog;
 use message_log::MessageLog;
 use record::{StoredRef, WalExtra};
@@ -140,7 +143,7 @@ pub struct DelayStore {
     layout: BucketLayout,
     config: StoreConfig,
     wal: MessageLog,
-    checkpoint: Checkpoint,
+    checkpoint: Arc<CheckpointFile>,
     next_sequence: u64,
     catalog: BTreeSet<BucketId>,
     writers: HashMap<BucketId, (ScheduleLog, u64)>,
@@ -251,6 +254,7 @@ impl DelayStore {
             bucket_len_ms: layout.len_ms(),
         };
         checkpoint::store(dir, &checkpoint)?;
+        let checkpoint = Arc::new(CheckpointFile::new(dir, checkpoint));
         info!(
             dir = %dir.display(),
             replayed,
@@ -335,15 +339,13 @@ impl DelayStore {
             record::check_lengths(m.subject, m.message_id, m.record)?;
         }
         let n = batch.len() as u64;
-        if self.next_sequence.saturating_add(n) > self.checkpoint.sequence_limit {
-            let mut cp = self.checkpoint;
-            cp.sequence_limit = self
+        if self.next_sequence.saturating_add(n) > self.checkpoint.current().sequence_limit {
+            let limit = self
                 .next_sequence
                 .saturating_add(n)
                 .saturating_add(SEQUENCE_RESERVATION);
-            let r = checkpoint::store(&self.root, &cp);
+            let r = self.checkpoint.advance(0, limit);
             self.poison(r)?;
-            self.checkpoint = cp;
         }
         let first = self.next_sequence;
         let mut wal_buf = Vec::new();
@@ -519,53 +521,6 @@ impl DelayStore {
             Entry::Vacant(v) => v.insert(DispatchLog::open(&path)?.0),
         };
         log.append(sequences)
-    }
-
-    /// Fsyncs the message log, the schedule and dispatch logs, then moves the checkpoint to the
-    /// end of the message log and deletes message-log segments before it.
-    ///
-    /// # Errors
-    /// I/O failures; a failed fsync poisons the store.
-    pub fn sync(&mut self) -> Result<(), DelayStoreError> {
-        self.check_poison()?;
-        let r = self.sync_all_logs();
-        self.poison(r)?;
-        let end = self.wal.end_offset();
-        if end != self.checkpoint.replay_offset {
-            let cp = Checkpoint {
-                replay_offset: end,
-                ..self.checkpoint
-            };
-            let r = checkpoint::store(&self.root, &cp);
-            self.poison(r)?;
-            self.checkpoint = cp;
-            self.wal.delete_before(end)?;
-        }
-        Ok(())
-    }
-
-    fn sync_all_logs(&mut self) -> Result<(), DelayStoreError> {
-        self.wal.sync()?;
-        for (log, _) in self.writers.values_mut() {
-            if log.is_dirty() {
-                log.sync()?;
-            }
-        }
-        while let Some(id) = self.closed_dirty.first().copied() {
-            let path = self.sched_path(id);
-            match File::open(&path) {
-                Ok(f) => f
-                    .sync_data()
-                    .map_err(|e| DelayStoreError::io("fsync", &path, e))?,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(DelayStoreError::io("open", &path, e)),
-            }
-            self.closed_dirty.remove(&id);
-        }
-        for log in self.dispatch.values_mut() {
-            log.sync()?;
-        }
-        Ok(())
     }
 
     /// Deletes the schedule and dispatch logs of `id`, after a [`DelayStore::sync`] so that no

@@ -120,6 +120,23 @@ impl ScheduleLog {
         Ok(())
     }
 
+    /// A second descriptor to fsync outside the store lock, if anything is unsynced; the bytes
+    /// written so far count as synced from now on (a failed fsync poisons the store).
+    ///
+    /// # Errors
+    /// The descriptor cannot be duplicated.
+    pub(crate) fn sync_handle(&mut self) -> Result<Option<(PathBuf, File)>, DelayStoreError> {
+        if self.synced_len == self.len {
+            return Ok(None);
+        }
+        let f = self
+            .file
+            .try_clone()
+            .map_err(|e| DelayStoreError::io("dup", &self.path, e))?;
+        self.synced_len = self.len;
+        Ok(Some((self.path.clone(), f)))
+    }
+
     /// Whether bytes were appended since the last [`ScheduleLog::sync`].
     pub(crate) fn is_dirty(&self) -> bool {
         self.synced_len != self.len
