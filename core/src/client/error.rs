@@ -1,0 +1,274 @@
+//! `ClientError`: the error type of the client layer (runtime, meta discovery, connections).
+//!
+//! Configuration problems have their own `ConfigError` and the
+//! idempotence stores theirs (`IdempotenceError`); both
+//! convert into `ClientError` so that callers of the client layer handle one type.
+
+use std::io;
+use std::time::Duration;
+
+use super::config::ConfigError;
+use super::connection::ConnectionLostCause;
+use super::idempotence::IdempotenceError;
+use crate::protocol::{ClientType, ProtocolError};
+
+/// Errors of the client layer.
+///
+/// [`ClientError::is_retriable`] tells whether the same operation may succeed when tried again.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The configuration was rejected.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+
+    /// An idempotence store failed.
+    #[error(transparent)]
+    Idempotence(#[from] IdempotenceError),
+
+    /// The tokio runtime could not be built.
+    #[error("cannot build the qmq-core runtime")]
+    RuntimeBuild {
+        /// The cause reported by tokio.
+        #[source]
+        source: io::Error,
+    },
+
+    /// A blocking operation was called from inside an async runtime, where it would panic or
+    /// deadlock; call it from a plain thread (or `spawn_blocking` of *another* runtime).
+    #[error("{op} must not be called from inside an async runtime")]
+    BlockingInAsyncContext {
+        /// The operation that was refused.
+        op: &'static str,
+    },
+
+    /// The runtime was shut down; no more work can be spawned on it.
+    #[error("the qmq-core runtime is shut down")]
+    RuntimeShutDown,
+
+    /// The meta locator URL is not a usable `http://host[:port]/path` URL.
+    #[error("invalid meta url {url:?}: {reason}")]
+    InvalidMetaUrl {
+        /// The URL as configured.
+        url: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// TCP connect to the meta HTTP endpoint failed.
+    #[error("cannot connect to meta locator {addr}")]
+    MetaConnect {
+        /// `host:port` of the locator.
+        addr: String,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// TCP connect to the meta HTTP endpoint did not finish in time.
+    #[error("connecting to meta locator {addr} timed out after {timeout:?}")]
+    MetaConnectTimeout {
+        /// `host:port` of the locator.
+        addr: String,
+        /// The connect timeout in force.
+        timeout: Duration,
+    },
+
+    /// Writing the request or reading the response failed.
+    #[error("I/O error talking to meta locator {addr}")]
+    MetaIo {
+        /// `host:port` of the locator.
+        addr: String,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The locator did not answer in time: a read waited longer than the read timeout, or the
+    /// whole exchange took longer than the total timeout.
+    #[error("meta locator {addr} did not answer within {timeout:?}")]
+    MetaReadTimeout {
+        /// `host:port` of the locator.
+        addr: String,
+        /// The timeout that expired.
+        timeout: Duration,
+    },
+
+    /// The locator answered with a status other than 200.
+    #[error("meta locator {url} answered HTTP {status}")]
+    MetaHttpStatus {
+        /// The URL queried.
+        url: String,
+        /// The HTTP status code.
+        status: u16,
+    },
+
+    /// The locator's answer is not a well-formed HTTP/1.x response.
+    #[error("meta locator {url} sent a malformed HTTP response: {reason}")]
+    MetaHttpMalformed {
+        /// The URL queried.
+        url: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// The locator's body is not a `host:port` address.
+    #[error("meta locator {url} returned {body:?}, not host:port")]
+    MetaBadAddress {
+        /// The URL queried.
+        url: String,
+        /// The trimmed body (at most 200 characters of it).
+        body: String,
+        /// Why it was rejected.
+        #[source]
+        source: super::address::HostPortError,
+    },
+
+    /// Every attempt to query the locator failed; `source` is the last failure.
+    #[error("meta locator {url} failed {attempts} times")]
+    MetaLocateExhausted {
+        /// The URL queried.
+        url: String,
+        /// How many attempts were made.
+        attempts: u32,
+        /// The last attempt's error.
+        #[source]
+        source: Box<ClientError>,
+    },
+
+    /// TCP connect to a broker or meta server failed.
+    #[error("cannot connect to {addr}")]
+    Connect {
+        /// `host:port` of the server.
+        addr: String,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// TCP connect to a broker or meta server did not finish in time.
+    #[error("connecting to {addr} timed out after {timeout:?}")]
+    ConnectTimeout {
+        /// `host:port` of the server.
+        addr: String,
+        /// The connect timeout in force.
+        timeout: Duration,
+    },
+
+    /// The connection broke while the request was outstanding (or before it could be sent).
+    /// The request may or may not have reached the server.
+    #[error("connection to {addr} lost")]
+    ConnectionLost {
+        /// `host:port` of the server.
+        addr: String,
+        /// Why the connection ended.
+        #[source]
+        cause: ConnectionLostCause,
+    },
+
+    /// The connection was closed by [`Connection::close`](super::connection::Connection::close)
+    /// or dropped; it accepts no more requests.
+    #[error("connection to {addr} is closed")]
+    ConnectionClosed {
+        /// `host:port` of the server.
+        addr: String,
+    },
+
+    /// No response arrived in time. The request may or may not have been processed.
+    #[error("request {code} (opaque {opaque}) to {addr} timed out after {timeout:?}")]
+    RequestTimeout {
+        /// `host:port` of the server.
+        addr: String,
+        /// The request code.
+        code: i16,
+        /// The request's opaque.
+        opaque: i32,
+        /// The timeout in force.
+        timeout: Duration,
+    },
+
+    /// A frame could not be encoded or a response body could not be decoded.
+    #[error("protocol error with {addr} in {what}")]
+    Protocol {
+        /// `host:port` of the server.
+        addr: String,
+        /// What was being encoded or decoded.
+        what: &'static str,
+        /// The codec's error.
+        #[source]
+        source: ProtocolError,
+    },
+
+    /// The server answered with a response code other than the expected one.
+    #[error("{addr} answered request {request} with response code {code}")]
+    ServerResponse {
+        /// `host:port` of the server.
+        addr: String,
+        /// The request code.
+        request: i16,
+        /// The response code.
+        code: i16,
+    },
+
+    /// The meta server refused the registration (timestamp −2: invalid subject or a server
+    /// failure).
+    #[error("meta server rejected {client_type:?} registration for subject {subject:?}")]
+    MetaRejected {
+        /// The subject registered.
+        subject: String,
+        /// The client type registered.
+        client_type: ClientType,
+    },
+
+    /// Meta knows no usable broker group for the subject (yet).
+    #[error("no broker group serves {client_type:?} for subject {subject:?}")]
+    NoRoute {
+        /// The subject.
+        subject: String,
+        /// The client type asking.
+        client_type: ClientType,
+    },
+
+    /// A subject or group name is not acceptable on the wire.
+    #[error("invalid {what} {name:?}: must be non-empty, without '/' or whitespace")]
+    InvalidName {
+        /// `subject` or `group`.
+        what: &'static str,
+        /// The rejected name.
+        name: String,
+    },
+}
+
+impl ClientError {
+    /// Whether trying the same operation again later may succeed (network trouble, timeouts,
+    /// a server answering with an error) as opposed to a mistake that will not go away by
+    /// itself (bad configuration, misuse of the runtime).
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Self::Config(_)
+            | Self::RuntimeBuild { .. }
+            | Self::BlockingInAsyncContext { .. }
+            | Self::RuntimeShutDown
+            | Self::InvalidMetaUrl { .. }
+            | Self::ConnectionClosed { .. }
+            | Self::MetaRejected { .. }
+            | Self::InvalidName { .. } => false,
+            Self::Idempotence(e) => e.is_retriable(),
+            Self::MetaConnect { .. }
+            | Self::MetaConnectTimeout { .. }
+            | Self::MetaIo { .. }
+            | Self::MetaReadTimeout { .. }
+            | Self::MetaHttpStatus { .. }
+            | Self::MetaHttpMalformed { .. }
+            | Self::MetaBadAddress { .. }
+            | Self::MetaLocateExhausted { .. }
+            | Self::Connect { .. }
+            | Self::ConnectTimeout { .. }
+            | Self::ConnectionLost { .. }
+            | Self::RequestTimeout { .. }
+            | Self::Protocol { .. }
+            | Self::ServerResponse { .. }
+            | Self::NoRoute { .. } => true,
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests against the real `qmq-server` binary on ephemeral ports.
+
+mod bad_input;
+mod broker_e2e;
+mod meta_e2e;
+mod restart;
+#[allow(dead_code)]
+mod support;
