@@ -7,19 +7,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::store::{BucketLayout, FlushPolicy, StoreConfig};
+use crate::config::ConfigError;
 
 /// Two years of 365 days, QMQ's maximum delay.
 pub const TWO_YEARS_MS: i64 = 2 * 365 * 24 * 3_600_000;
-
-/// A configuration value that cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid configuration key `delay.{key}`: {reason}")]
-pub struct ConfigError {
-    /// The key, without the section.
-    pub key: &'static str,
-    /// Why it is invalid.
-    pub reason: String,
-}
 
 /// Settings of the delay role.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +18,14 @@ pub struct ConfigError {
 pub struct DelayConfig {
     /// TCP port for delay producers (QMQ: 20801).
     pub port: u16,
+    /// Group name registered with meta (kind DELAY, role DELAY_MASTER).
+    pub group_name: String,
+    /// Time between BROKER_REGISTER heartbeats to meta, in ms (QMQ: 10 s).
+    pub meta_heartbeat_ms: u64,
+    /// How long a subject's broker route is reused before asking meta again, in ms (60 s).
+    pub route_refresh_ms: u64,
+    /// Bound on one SEND_MESSAGE to a broker or one request to meta, in ms (5 s).
+    pub request_timeout_ms: u64,
     /// Length of a schedule-log bucket in ms (default one hour; at least one minute).
     pub bucket_len_ms: i64,
     /// Largest accepted delay in ms (default two years).
@@ -57,6 +56,10 @@ impl Default for DelayConfig {
         let store = StoreConfig::default();
         Self {
             port: 20801,
+            group_name: "delay-0".to_owned(),
+            meta_heartbeat_ms: 10_000,
+            route_refresh_ms: 60_000,
+            request_timeout_ms: 5_000,
             bucket_len_ms: store.bucket_len_ms,
             max_delay_ms: TWO_YEARS_MS,
             tick_ms: 10,
@@ -76,14 +79,25 @@ impl DelayConfig {
     /// Checks every value.
     ///
     /// # Errors
-    /// A [`ConfigError`] naming the first bad key.
+    /// A [`ConfigError`] naming the first bad key (`delay.<key>`).
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |key, reason: &str| {
-            Err(ConfigError {
-                key,
-                reason: reason.to_owned(),
-            })
-        };
+        let bad =
+            |key: &str, reason: &str| Err(ConfigError::invalid(format!("delay.{key}"), reason));
+        if !qmq_core::protocol::names::is_valid_name(&self.group_name) {
+            return bad(
+                "group_name",
+                "must be a non-empty name without '/' or whitespace",
+            );
+        }
+        for (key, v) in [
+            ("meta_heartbeat_ms", self.meta_heartbeat_ms),
+            ("route_refresh_ms", self.route_refresh_ms),
+            ("request_timeout_ms", self.request_timeout_ms),
+        ] {
+            if v == 0 {
+                return bad(key, "must be positive");
+            }
+        }
         if self.bucket_len_ms < BucketLayout::MIN_LEN_MS {
             return bad("bucket_len_ms", "must be at least 60000 (one minute)");
         }
@@ -120,6 +134,11 @@ impl DelayConfig {
         Ok(())
     }
 
+    /// Time between heartbeats to meta.
+    pub fn meta_heartbeat_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.meta_heartbeat_ms)
+    }
+
     /// The store settings this configuration implies.
     pub fn store_config(&self) -> StoreConfig {
         StoreConfig {
@@ -150,7 +169,10 @@ mod tests {
             bucket_len_ms: 1000,
             ..DelayConfig::default()
         };
-        assert_eq!(c.validate().expect_err("bad").key, "bucket_len_ms");
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::Invalid { key, .. }) if key == "delay.bucket_len_ms"
+        ));
         let c = DelayConfig {
             tick_ms: 0,
             ..DelayConfig::default()

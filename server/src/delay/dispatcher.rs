@@ -53,6 +53,36 @@ pub enum DispatchError {
         #[source]
         source: std::io::Error,
     },
+    /// A request to meta or a broker failed (connect, timeout, lost connection, bad frame).
+    #[error("request to {peer} for subject {subject} failed")]
+    Client {
+        /// The subject.
+        subject: String,
+        /// Meta or broker address.
+        peer: String,
+        /// The cause.
+        #[source]
+        source: qmq_core::client::ClientError,
+    },
+    /// Meta named a broker whose address cannot be parsed.
+    #[error("meta gave subject {subject} an unusable broker address {address:?}")]
+    BadBrokerAddress {
+        /// The subject.
+        subject: String,
+        /// The address as meta sent it.
+        address: String,
+    },
+    /// A reply could not be decoded.
+    #[error("undecodable {what} from {peer}")]
+    Protocol {
+        /// Which reply.
+        what: &'static str,
+        /// Who sent it.
+        peer: String,
+        /// The cause.
+        #[source]
+        source: qmq_core::protocol::ProtocolError,
+    },
     /// The broker answered with a non-success response code.
     #[error("broker {broker} answered code {code} for subject {subject}")]
     Rejected {

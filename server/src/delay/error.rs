@@ -24,5 +24,5 @@ pub enum DelayError {
     },
     /// A configuration value is invalid.
     #[error(transparent)]
-    Config(#[from] super::config::ConfigError),
+    Config(#[from] crate::config::ConfigError),
 }

@@ -480,6 +480,11 @@ impl<D: Dispatcher> DelayScheduler<D> {
             .map_err(|e| self.store_err("syncing at shutdown", e))
     }
 
+    /// The scheduler's current time.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
     /// Messages held in memory (loaded buckets, including retries), for metrics and tests.
     pub fn pending_in_memory(&self) -> usize {
         self.lock().wheel.len()
