@@ -31,6 +31,8 @@ pub mod wheel;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod wire_tests;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::DelayConfig;
