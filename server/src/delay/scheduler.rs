@@ -13,6 +13,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -64,6 +65,7 @@ pub struct DelayScheduler<D: Dispatcher> {
     config: DelayConfig,
     dir: PathBuf,
     wake: Notify,
+    dispatched: AtomicU64,
 }
 
 type Pending = (SubjectBatch, Vec<WheelEntry>);
@@ -100,6 +102,7 @@ impl<D: Dispatcher> DelayScheduler<D> {
             config,
             dir: dir.to_path_buf(),
             wake: Notify::new(),
+            dispatched: AtomicU64::new(0),
         })
     }
 
@@ -386,6 +389,8 @@ impl<D: Dispatcher> DelayScheduler<D> {
             }
         }
         report.next_due_ms = st.wheel.next_due();
+        self.dispatched
+            .fetch_add(report.dispatched as u64, Ordering::Relaxed);
         match first_err {
             Some(e) => Err(self.store_err("recording dispatched messages", e)),
             None => Ok(report),
@@ -483,6 +488,11 @@ impl<D: Dispatcher> DelayScheduler<D> {
     /// The scheduler's current time.
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// Messages a broker confirmed since this scheduler was opened, for metrics and tests.
+    pub fn dispatched_total(&self) -> u64 {
+        self.dispatched.load(Ordering::Relaxed)
     }
 
     /// Messages held in memory (loaded buckets, including retries), for metrics and tests.

@@ -303,3 +303,103 @@ async fn due_records_reach_the_broker_unchanged_through_meta() {
     producer.close();
     token.cancel();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registers_with_real_meta_and_hands_over_to_real_broker() {
+    use crate::app::roles::{BrokerRole as BrokerRoleTask, MetaRole, bind};
+    use crate::app::standalone::ServerConfig;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = ServerConfig::for_tests(dir.path());
+    let shutdown = CancellationToken::new();
+    let http = bind("meta http", "127.0.0.1", 0).await.expect("bind");
+    let tcp = bind("meta tcp", "127.0.0.1", 0).await.expect("bind");
+    let broker_listener = bind("broker", "127.0.0.1", 0).await.expect("bind");
+    let meta = MetaRole::start(&config, http, tcp, &shutdown)
+        .await
+        .expect("meta");
+    let meta_tcp = SocketAddr::from(([127, 0, 0, 1], meta.tcp_port));
+    let broker = BrokerRoleTask::start(&config, broker_listener, meta_tcp, &shutdown)
+        .await
+        .expect("broker");
+
+    let server = DelayServer::open(DelayConfig::default(), dir.path()).expect("open");
+    let delay_token = CancellationToken::new();
+    let delay_addr = spawn(Arc::new(server.clone()), &delay_token).await;
+    server.start(host_port(meta_tcp), delay_addr.to_string(), &delay_token);
+    for _ in 0..500 {
+        if meta.knows_group("delay-0") && meta.knows_group(broker.group_name()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(meta.knows_group("delay-0"), "delay server not registered");
+
+    // A delay producer is routed to us.
+    let meta_conn = Connection::new(
+        host_port(meta_tcp),
+        ConnectionConfig::default(),
+        tokio::runtime::Handle::current(),
+    );
+    let req = ClientRegisterRequest::new(
+        "order.paid",
+        ClientType::DelayProducer,
+        "app",
+        "client-1",
+        "",
+        qmq_core::protocol::ClientRequestType::Online,
+    );
+    let mut body = BytesMut::new();
+    req.encode(&mut body);
+    let reply = meta_conn
+        .request(RequestCode::ClientRegister, VERSION_9, body.freeze())
+        .await
+        .expect("client register");
+    let (route, _) = MetaInfoResponse::decode(&reply.body).expect("route");
+    assert!(
+        route
+            .broker_groups
+            .iter()
+            .any(|g| g.master == delay_addr.to_string()),
+        "{route:?}"
+    );
+
+    let producer = Connection::new(
+        host_port(delay_addr),
+        ConnectionConfig::default(),
+        tokio::runtime::Handle::current(),
+    );
+    let now = SystemClock.now_ms();
+    let records = [
+        record("real-1", "order.paid", FLAG_DELAY, now + 100),
+        record("real-2", "order.paid", FLAG_DELAY, now + 300),
+    ];
+    let reply = producer
+        .request(
+            RequestCode::SendMessage,
+            VERSION_9,
+            send_frame(&records).body,
+        )
+        .await
+        .expect("send");
+    assert!(failures(&reply).is_empty());
+    for _ in 0..500 {
+        if server.scheduler().dispatched_total() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        server.scheduler().dispatched_total(),
+        2,
+        "the broker did not confirm both messages"
+    );
+
+    delay_token.cancel();
+    server.stop().await;
+    producer.close();
+    meta_conn.close();
+    shutdown.cancel();
+    broker.stop().await;
+    meta.stop().await;
+}
