@@ -7,6 +7,7 @@
 pub mod app;
 pub mod broker;
 pub mod config;
+pub mod delay;
 pub mod meta;
 pub mod net;
 
