@@ -11,7 +11,7 @@
 //!   [`ProducerMessage::set_large_string`], QMQ's `key#part0..N` split of 8192 UTF-16 units;
 //! * at most [`MAX_TAGS`] distinct, non-empty tags;
 //! * whether the message is a *delay* message is decided when it is sent
-//!   ([`ProducerMessage::to_wire`]): schedule − now ≥ 500 ms.
+//!   ([`ProducerMessage::into_wire`]): schedule − now ≥ 500 ms.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -255,9 +255,9 @@ impl ProducerMessage {
     ///
     /// # Errors
     /// [`ClientError::InvalidMessage`] if a wire limit is broken.
-    pub(crate) fn to_wire(&self, now: SystemTime) -> Result<WireMessage, ClientError> {
+    pub(crate) fn into_wire(self, now: SystemTime) -> Result<WireMessage, ClientError> {
         let delay = self.is_delay_at(now);
-        let mut message = self.message.clone();
+        let mut message = self.message;
         let header = &mut message.header;
         header.flag = 0;
         if !header.tags.is_empty() {
@@ -441,7 +441,7 @@ mod tests {
         m.set_large_string("big", "small").unwrap();
         assert!(m.property("big#part1").is_none());
         assert_eq!(m.get_large_string("big").as_deref(), Some("small"));
-        let wire = m.to_wire(SystemTime::now()).unwrap();
+        let wire = m.clone().into_wire(SystemTime::now()).unwrap();
         assert_eq!(
             get_large_string(&decode(&wire).attrs, "big").as_deref(),
             Some("small")
@@ -473,7 +473,7 @@ mod tests {
         m.add_tag("t0").unwrap();
         assert!(m.add_tag("t10").is_err());
         assert!(msg().add_tag("").is_err());
-        let wire = m.to_wire(SystemTime::now()).unwrap();
+        let wire = m.clone().into_wire(SystemTime::now()).unwrap();
         let decoded = decode(&wire);
         assert_eq!(decoded.header.flag & FLAG_TAGS, FLAG_TAGS);
         assert_eq!(decoded.header.tags.len(), MAX_TAGS);
@@ -484,7 +484,7 @@ mod tests {
         let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let mut m = msg();
         m.set_delay_until(now + Duration::from_millis(499)).unwrap();
-        let w = m.to_wire(now).unwrap();
+        let w = m.clone().into_wire(now).unwrap();
         assert_eq!(w.client_type, ClientType::Producer);
         let d = decode(&w);
         assert_eq!(d.header.flag & FLAG_DELAY, 0);
@@ -492,7 +492,7 @@ mod tests {
         assert_eq!(d.attr(attr::SCHEDULE_RECEIVE_TIME), Some("1700000000499"));
 
         m.set_delay_until(now + Duration::from_millis(500)).unwrap();
-        let w = m.to_wire(now).unwrap();
+        let w = m.clone().into_wire(now).unwrap();
         assert_eq!(w.client_type, ClientType::DelayProducer);
         let d = decode(&w);
         assert_eq!(d.header.flag & FLAG_DELAY, FLAG_DELAY);

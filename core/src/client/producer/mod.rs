@@ -126,7 +126,7 @@ impl Producer {
     /// it. A full queue or a closed producer resolves the future at once with
     /// [`ClientError::QueueFull`] / [`ClientError::ProducerClosed`].
     pub fn send(&self, message: ProducerMessage) -> SendFuture {
-        let wire = match self.prepare(&message) {
+        let wire = match self.prepare(message) {
             Ok(w) => w,
             Err(e) => return SendFuture::failed(e),
         };
@@ -151,7 +151,7 @@ impl Producer {
         &self,
         message: ProducerMessage,
     ) -> Result<SendFuture, ClientError> {
-        let wire = self.prepare(&message)?;
+        let wire = self.prepare(message)?;
         self.inner.core.gate.admit().await?;
         let (tx, rx) = oneshot::channel();
         self.enqueue(wire, Notify::Future(tx))?;
@@ -171,7 +171,7 @@ impl Producer {
         message: ProducerMessage,
         callback: SendCallback,
     ) -> Result<(), ClientError> {
-        let wire = self.prepare(&message)?;
+        let wire = self.prepare(message)?;
         self.inner.core.gate.try_admit()?;
         self.enqueue(wire, Notify::Callback(callback))
     }
@@ -184,7 +184,7 @@ impl Producer {
     /// otherwise the send's own result.
     pub fn send_blocking(&self, message: ProducerMessage) -> SendResult {
         refuse_in_runtime("Producer::send_blocking")?;
-        let wire = self.prepare(&message)?;
+        let wire = self.prepare(message)?;
         self.inner.core.gate.try_admit()?;
         let (tx, rx) = oneshot::channel();
         self.enqueue(wire, Notify::Future(tx))?;
@@ -236,11 +236,11 @@ impl Producer {
         self.inner.core.gate.close();
     }
 
-    fn prepare(&self, message: &ProducerMessage) -> Result<WireMessage, ClientError> {
+    fn prepare(&self, message: ProducerMessage) -> Result<WireMessage, ClientError> {
         if self.inner.closed.load(Ordering::Acquire) || self.inner.core.shared.is_shut_down() {
             return Err(ClientError::ProducerClosed);
         }
-        message.to_wire(SystemTime::now())
+        message.into_wire(SystemTime::now())
     }
 
     /// Hands an admitted message to the dispatcher.
