@@ -1,1 +1,5 @@
 //! The client core against a real `qmq-server` started in-process on ephemeral ports.
+
+mod producer;
+mod producer_support;
+mod producer_throughput;
