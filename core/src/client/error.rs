@@ -237,6 +237,28 @@ pub enum ClientError {
         /// The rejected name.
         name: String,
     },
+
+    /// A broker refused to store a failed message's retry copy.
+    #[error("{addr} refused the retry copy of message {message_id:?}: code {code} ({remark})")]
+    SendBackRejected {
+        /// `host:port` of the broker.
+        addr: String,
+        /// The message id.
+        message_id: String,
+        /// The `MessageProducerCode` returned.
+        code: i32,
+        /// The broker's remark.
+        remark: String,
+    },
+
+    /// The consumer (pull consumer or subscription) was stopped; it delivers no more messages.
+    #[error("consumer of subject {subject:?}, group {group:?} is stopped")]
+    ConsumerStopped {
+        /// The subject.
+        subject: String,
+        /// The consumer group.
+        group: String,
+    },
 }
 
 impl ClientError {
@@ -252,7 +274,8 @@ impl ClientError {
             | Self::InvalidMetaUrl { .. }
             | Self::ConnectionClosed { .. }
             | Self::MetaRejected { .. }
-            | Self::InvalidName { .. } => false,
+            | Self::InvalidName { .. }
+            | Self::ConsumerStopped { .. } => false,
             Self::Idempotence(e) => e.is_retriable(),
             Self::MetaConnect { .. }
             | Self::MetaConnectTimeout { .. }
@@ -268,7 +291,8 @@ impl ClientError {
             | Self::RequestTimeout { .. }
             | Self::Protocol { .. }
             | Self::ServerResponse { .. }
-            | Self::NoRoute { .. } => true,
+            | Self::NoRoute { .. }
+            | Self::SendBackRejected { .. } => true,
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod backoff;
 pub mod breaker;
 pub mod config;
 pub mod connection;
+pub mod consumer;
 pub mod error;
 mod hash;
 pub mod idempotence;
