@@ -1,9 +1,13 @@
 //! `qmq-server`: the meta, broker and delay roles of a QMQ-compatible message queue.
 //!
 //! Each role lives in its own module (`meta`, `broker`, `delay`) with `handler/`, `store/` and
-//! `config.rs`; [`net`] serves any role over TCP.
+//! `config.rs`; [`net`] serves any role over TCP; [`app`] runs roles as a process.
 #![deny(unsafe_code)]
 
+pub mod app;
+pub mod broker;
 pub mod config;
 pub mod meta;
 pub mod net;
+
+pub use app::standalone;

@@ -94,6 +94,7 @@ async fn long_poll_wakes_on_new_message() {
         "woken, not timed out"
     );
     assert!(sender.await.unwrap().failures.is_empty());
+    assert_eq!(consumer.ack(&ack_request("lp", "g", "c", 0, 0)).await, 0);
     // With nothing new the poll waits for its timeout, then answers NO_MESSAGE.
     let started = Instant::now();
     assert!(

@@ -1,0 +1,90 @@
+//! `qmq-server standalone`: meta and broker (and later delay) in one process.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::roles::{BrokerRole, MetaRole, StartError, bind};
+use super::runtime_files::{self, BoundPorts};
+pub use super::server_config::ServerConfig;
+
+/// A running standalone server.
+pub struct StandaloneServer {
+    /// The ports bound.
+    pub ports: BoundPorts,
+    config: ServerConfig,
+    shutdown: CancellationToken,
+    meta: MetaRole,
+    broker: BrokerRole,
+}
+
+impl StandaloneServer {
+    /// Binds every port, starts every role, waits until the broker is routable, and writes
+    /// `<data>/runtime/`.
+    ///
+    /// # Errors
+    /// Invalid configuration, busy ports, unreadable data.
+    pub async fn start(config: ServerConfig) -> Result<Self, StartError> {
+        config.validate()?;
+        let host = config.server.host.clone();
+        let http = bind("meta http", &host, config.meta.http_port).await?;
+        let tcp = bind("meta tcp", &host, config.meta.tcp_port).await?;
+        let broker_listener = bind("broker", &host, config.broker.port).await?;
+        let shutdown = CancellationToken::new();
+        let meta = MetaRole::start(&config, http, tcp, &shutdown).await?;
+        let meta_tcp = SocketAddr::from(([127, 0, 0, 1], meta.tcp_port));
+        let meta_tcp = match host.parse::<std::net::IpAddr>() {
+            Ok(ip) if !ip.is_unspecified() => SocketAddr::new(ip, meta.tcp_port),
+            _ => meta_tcp,
+        };
+        let broker = BrokerRole::start(&config, broker_listener, meta_tcp, &shutdown).await?;
+        // Hold "ready" until meta can route to the broker, so a client's first send works.
+        for _ in 0..500 {
+            if meta.knows_group(broker.group_name()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let ports = BoundPorts {
+            meta_http: Some(meta.http_port),
+            meta_tcp: Some(meta.tcp_port),
+            broker: Some(broker.port),
+            delay: None,
+        };
+        if let Err(err) = runtime_files::write(&config.server.data_dir, &ports, &config) {
+            tracing::warn!(cause = %err, "cannot write the runtime directory");
+        }
+        Ok(Self {
+            ports,
+            config,
+            shutdown,
+            meta,
+            broker,
+        })
+    }
+
+    /// The discovery URL clients use: `http://<host>:<port>/meta/address`.
+    pub fn meta_url(&self) -> String {
+        let host = match self.config.server.host.as_str() {
+            "0.0.0.0" | "::" => "127.0.0.1",
+            host => host,
+        };
+        format!(
+            "http://{host}:{}/meta/address",
+            self.ports.meta_http.unwrap_or_default()
+        )
+    }
+
+    /// The configuration the server runs with.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// Stops every role: listeners first, then broker checkpoints, then meta state.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        self.broker.stop().await;
+        self.meta.stop().await;
+    }
+}
