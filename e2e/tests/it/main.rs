@@ -1,1 +1,5 @@
 //! The client core against a real `qmq-server` started in-process on ephemeral ports.
+
+mod consumer;
+mod consumer_scale;
+mod consumer_support;
