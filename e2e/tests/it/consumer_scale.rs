@@ -85,6 +85,9 @@ async fn joining_consumers_share_a_backlog_and_deliver_each_message_once() {
     // Anything extra would be a duplicate.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let per_consumer: Vec<usize> = counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+    eprintln!(
+        "handled per consumer {per_consumer:?}; the first had {before_join} when the others joined"
+    );
     let mut seen_bodies: HashMap<String, usize> = HashMap::new();
     for seen in &seens {
         for m in seen.lock().expect("lock").iter() {
