@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use qmq_server::app::server_config::ServerConfig;
+use qmq_core::client::{LocatorConfig, MetaLocator};
+use qmq_server::app::roles;
+use qmq_server::app::runtime_files::{self, BoundPorts};
 use qmq_server::app::standalone::StandaloneServer;
+use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -23,6 +27,17 @@ struct Cli {
 enum Command {
     /// Run meta and broker in one process with defaults that just work.
     Standalone(StandaloneArgs),
+    /// Run the meta role (discovery, registration, routing).
+    Meta(RoleArgs),
+    /// Run the broker role; it registers itself with the meta server in `server.meta_url`.
+    Broker(RoleArgs),
+}
+
+#[derive(Args)]
+struct RoleArgs {
+    /// Config file (TOML); `QMQ_<SECTION>_<KEY>` environment variables override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -65,6 +80,8 @@ fn main() -> anyhow::Result<()> {
         .context("cannot start the tokio runtime")?;
     match cli.command {
         Command::Standalone(args) => runtime.block_on(standalone(args)),
+        Command::Meta(args) => runtime.block_on(meta(args)),
+        Command::Broker(args) => runtime.block_on(broker(args)),
     }
 }
 
@@ -94,6 +111,63 @@ async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     server.shutdown().await;
     Ok(())
+}
+
+async fn meta(args: RoleArgs) -> anyhow::Result<()> {
+    let config = ServerConfig::load(args.config.as_deref())?;
+    config.validate()?;
+    let host = &config.server.host;
+    let http = roles::bind("meta http", host, config.meta.http_port).await?;
+    let tcp = roles::bind("meta tcp", host, config.meta.tcp_port).await?;
+    let shutdown = CancellationToken::new();
+    let role = roles::MetaRole::start(&config, http, tcp, &shutdown).await?;
+    let ports = BoundPorts {
+        meta_http: Some(role.http_port),
+        meta_tcp: Some(role.tcp_port),
+        ..BoundPorts::default()
+    };
+    announce(&config, &ports);
+    wait_for_signal().await?;
+    tracing::info!("shutting down");
+    shutdown.cancel();
+    role.stop().await;
+    Ok(())
+}
+
+async fn broker(args: RoleArgs) -> anyhow::Result<()> {
+    let config = ServerConfig::load(args.config.as_deref())?;
+    config.validate()?;
+    let locator = MetaLocator::new(&config.server.meta_url, LocatorConfig::default())
+        .with_context(|| format!("bad server.meta_url {}", config.server.meta_url))?;
+    let meta = locator
+        .locate()
+        .await
+        .with_context(|| format!("cannot locate meta at {}", config.server.meta_url))?;
+    let meta_addr = tokio::net::lookup_host((meta.host(), meta.port()))
+        .await
+        .with_context(|| format!("cannot resolve meta address {meta}"))?
+        .next()
+        .with_context(|| format!("meta address {meta} resolves to nothing"))?;
+    let listener = roles::bind("broker", &config.server.host, config.broker.port).await?;
+    let shutdown = CancellationToken::new();
+    let role = roles::BrokerRole::start(&config, listener, meta_addr, &shutdown).await?;
+    let ports = BoundPorts {
+        broker: Some(role.port),
+        ..BoundPorts::default()
+    };
+    announce(&config, &ports);
+    wait_for_signal().await?;
+    tracing::info!("shutting down");
+    shutdown.cancel();
+    role.stop().await;
+    Ok(())
+}
+
+fn announce(config: &ServerConfig, ports: &BoundPorts) {
+    if let Err(err) = runtime_files::write(&config.server.data_dir, ports, config) {
+        tracing::warn!(cause = %err, "cannot write the runtime directory");
+    }
+    println!("{}", ports.ready_line());
 }
 
 async fn wait_for_signal() -> anyhow::Result<()> {

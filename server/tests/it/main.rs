@@ -4,5 +4,6 @@ mod bad_input;
 mod broker_e2e;
 mod meta_e2e;
 mod restart;
+mod roles_e2e;
 #[allow(dead_code)]
 mod support;

@@ -149,7 +149,8 @@ impl ConsumerManager {
             let lock = self.group_lock(subject, group);
             let _guard = hold(&lock);
             let initial = self.initial_cursor(subject)?;
-            self.store.ensure_group(subject, group, false, initial)?;
+            self.store
+                .ensure_group(subject, group, None, false, initial)?;
             let cursor = match from {
                 ConsumeFromWhere::Latest => self.store.max_sequence(subject)?,
                 ConsumeFromWhere::Earliest => self.store.min_sequence(subject)? - 1,

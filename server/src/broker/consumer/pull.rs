@@ -97,9 +97,13 @@ impl ConsumerManager {
         let lock = self.group_lock(subject, group);
         let _guard = hold(&lock);
         let initial = self.initial_cursor(subject)?;
-        let progress = self
-            .store
-            .ensure_group(subject, group, request.is_broadcast, initial)?;
+        let progress = self.store.ensure_group(
+            subject,
+            group,
+            Some(consumer_id),
+            request.is_broadcast,
+            initial,
+        )?;
         let consumer = progress
             .consumers
             .get(consumer_id)

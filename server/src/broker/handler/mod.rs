@@ -8,6 +8,8 @@ pub mod ack;
 pub mod consume_manage;
 pub mod pull_message;
 pub mod send_message;
+#[cfg(test)]
+mod tests;
 
 use std::net::SocketAddr;
 

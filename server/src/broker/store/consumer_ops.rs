@@ -185,12 +185,19 @@ impl Store {
     /// Returns `group`'s progress on `subject`, creating it with cursor `initial_pull` (the
     /// group will take sequences from `initial_pull + 1`) if the group is new.
     ///
+    /// When `consumer_id` is given, a new group is made durable at once by logging an empty PULL
+    /// action (pull range `[0, -1]`, message range `[initial_pull + 1, initial_pull]`): replaying
+    /// it recreates the group at the same cursor, so messages sent right after a consumer's first
+    /// (empty) pull are not skipped after a crash. Without it the group is durable at the next
+    /// checkpoint.
+    ///
     /// # Errors
-    /// [`StoreError::LockPoisoned`] only.
+    /// I/O errors writing the action log, [`StoreError::Poisoned`].
     pub fn ensure_group(
         &self,
         subject: &str,
         group: &str,
+        consumer_id: Option<&str>,
         broadcast: bool,
         initial_pull: i64,
     ) -> Result<GroupProgress, StoreError> {
@@ -198,11 +205,38 @@ impl Store {
         if let Some(progress) = state.progress.group(subject, group) {
             return Ok(progress.clone());
         }
-        let progress = GroupProgress::new(broadcast, initial_pull);
-        state
+        match consumer_id {
+            Some(consumer_id) => {
+                if self.poisoned.load(Ordering::Acquire) {
+                    return Err(StoreError::Poisoned);
+                }
+                let marker = PullAction {
+                    subject: subject.to_owned(),
+                    group: group.to_owned(),
+                    consumer_id: consumer_id.to_owned(),
+                    timestamp: now_millis(),
+                    broadcast,
+                    first_pull_seq: 0,
+                    last_pull_seq: -1,
+                    first_msg_seq: initial_pull + 1,
+                    last_msg_seq: initial_pull,
+                };
+                self.apply_action(&mut state, Action::Pull(marker))?;
+                if let Some(progress) = state.progress.group_mut(subject, group) {
+                    // A brand-new group starts exactly at `initial_pull`.
+                    progress.pull = initial_pull;
+                }
+            }
+            None => {
+                let progress = GroupProgress::new(broadcast, initial_pull);
+                state.progress.insert_group(subject, group, progress);
+            }
+        }
+        Ok(state
             .progress
-            .insert_group(subject, group, progress.clone());
-        Ok(progress)
+            .group(subject, group)
+            .cloned()
+            .unwrap_or_else(|| GroupProgress::new(broadcast, initial_pull)))
     }
 
     /// Moves `group`'s cursor on `subject` to `pull` (the next sequence taken is `pull + 1`).

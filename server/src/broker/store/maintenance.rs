@@ -1,7 +1,7 @@
 //! Flushing, checkpointing, and the background thread that does both periodically.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
@@ -11,6 +11,7 @@ use tracing::{error, warn};
 use super::checkpoint::{self, ActionCheckpoint, MessageCheckpoint};
 use super::error::StoreError;
 use super::mmap::SyncHandle;
+use super::prefault::Prefaulter;
 use super::{CHECKPOINT_DIR, FlushPolicy, Store, lock};
 
 impl Store {
@@ -124,9 +125,9 @@ impl Store {
         self.checkpoint()
     }
 
-    /// Starts the background thread that flushes (per the flush policy; every 500 ms for the
-    /// action log under [`FlushPolicy::Sync`]), checkpoints and applies retention. Dropping the
-    /// returned handle stops the thread.
+    /// Starts the background threads: one flushes (per the flush policy; every 500 ms for the
+    /// action log under [`FlushPolicy::Sync`]), checkpoints and applies retention; the other
+    /// pre-faults message-log pages ahead of the writer. Dropping the returned handle stops both.
     ///
     /// # Errors
     /// The thread could not be spawned.
@@ -139,6 +140,23 @@ impl Store {
         let retention_every = self.config.retention_check_interval;
         let tick = flush_every.min(checkpoint_every).min(retention_every);
         let (stop, stopped) = mpsc::channel::<()>();
+        let stop_prefault = Arc::new(AtomicBool::new(false));
+        let prefaulter = {
+            let store = Arc::clone(self);
+            let stop = Arc::clone(&stop_prefault);
+            std::thread::Builder::new()
+                .name("qmq-prefault".to_owned())
+                .spawn(move || {
+                    let mut prefaulter = Prefaulter::default();
+                    while !stop.load(Ordering::Acquire) {
+                        if let Err(err) = prefaulter.run(&store) {
+                            warn!(cause = %err, "prefault failed");
+                        }
+                        std::thread::park_timeout(Duration::from_millis(2));
+                    }
+                })
+                .map_err(|e| StoreError::io("spawn prefault thread", &self.dir, e))?
+        };
         let store = Arc::clone(self);
         let handle = std::thread::Builder::new()
             .name("qmq-store".to_owned())
@@ -175,6 +193,8 @@ impl Store {
         Ok(Background {
             stop: Some(stop),
             handle: Some(handle),
+            stop_prefault,
+            prefaulter: Some(prefaulter),
         })
     }
 }
@@ -184,6 +204,8 @@ impl Store {
 pub struct Background {
     stop: Option<mpsc::Sender<()>>,
     handle: Option<JoinHandle<()>>,
+    stop_prefault: Arc<AtomicBool>,
+    prefaulter: Option<JoinHandle<()>>,
 }
 
 impl Background {
@@ -192,7 +214,12 @@ impl Background {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        if let Some(handle) = self.handle.take() {
+        self.stop_prefault.store(true, Ordering::Release);
+        for handle in [self.handle.take(), self.prefaulter.take()]
+            .into_iter()
+            .flatten()
+        {
+            handle.thread().unpark();
             if handle.join().is_err() {
                 error!("store background thread panicked");
             }

@@ -91,6 +91,11 @@ impl MmapSegment {
         }
     }
 
+    /// The shared file handle, for reading through the page cache without the store lock.
+    pub(crate) fn file(&self) -> Arc<File> {
+        Arc::clone(&self.file)
+    }
+
     /// Zeroes everything from byte `pos` (relative to the segment) to its end, by cutting the file
     /// and growing it again (cheap: the kernel hands back sparse zero pages), then syncs.
     pub(crate) fn zero_from(&mut self, pos: u64) -> Result<(), StoreError> {

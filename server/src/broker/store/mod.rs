@@ -31,6 +31,7 @@ mod error;
 mod maintenance;
 mod message_log;
 mod mmap;
+mod prefault;
 mod progress;
 mod pull_log;
 mod retention;

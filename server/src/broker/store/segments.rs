@@ -80,6 +80,12 @@ impl SegmentSet {
 
     /// The segment containing global offset `pos`.
     pub(crate) fn find(&self, pos: u64) -> Option<&MmapSegment> {
+        // Appends almost always hit the newest segment: check it before searching.
+        if let Some((_, last)) = self.segments.last_key_value() {
+            if last.base() <= pos && pos < last.end() {
+                return Some(last);
+            }
+        }
         self.segments
             .range(..=pos)
             .next_back()
@@ -89,6 +95,13 @@ impl SegmentSet {
 
     /// The segment containing global offset `pos`, mutably.
     pub(crate) fn find_mut(&mut self, pos: u64) -> Option<&mut MmapSegment> {
+        let newest = self
+            .segments
+            .last_key_value()
+            .is_some_and(|(_, s)| s.base() <= pos && pos < s.end());
+        if newest {
+            return self.segments.values_mut().next_back();
+        }
         self.segments
             .range_mut(..=pos)
             .next_back()

@@ -273,7 +273,7 @@ fn checkpoint_and_replay_restore_consumer_progress_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(small_config(), dir.path()).unwrap();
     append_n(&store, "s", 0, 50, 20);
-    store.ensure_group("s", "g", false, -1).unwrap();
+    store.ensure_group("s", "g", None, false, -1).unwrap();
     store
         .record_pull("s", "g", "c1", false, 0, &[0, 1, 2, 3, 4])
         .unwrap();
@@ -452,4 +452,26 @@ fn background_thread_flushes_and_checkpoints() {
         std::thread::sleep(Duration::from_millis(10));
     }
     background.stop();
+}
+
+#[test]
+fn a_new_group_is_durable_without_a_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(small_config(), dir.path()).unwrap();
+    append_n(&store, "s", 0, 5, 20);
+    store.ensure_group("s", "g", Some("c"), false, 4).unwrap();
+    drop(store);
+    let store = Store::open(small_config(), dir.path()).unwrap();
+    let progress = store.group_progress("s", "g").unwrap().unwrap();
+    assert_eq!(progress.pull, 4, "the group keeps its starting cursor");
+    assert_eq!(
+        progress.consumers["c"],
+        ConsumerProgress { pull: -1, ack: -1 }
+    );
+    assert!(
+        store
+            .pull_log_read("c", "g", "s", 0, 10)
+            .unwrap()
+            .is_empty()
+    );
 }

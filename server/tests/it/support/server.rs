@@ -9,8 +9,11 @@ use std::time::{Duration, Instant};
 /// Ports the server printed on its ready line.
 #[derive(Debug, Clone, Copy, serde::Deserialize)]
 pub struct Ports {
+    #[serde(default)]
     pub meta_http: u16,
+    #[serde(default)]
     pub meta_tcp: u16,
+    #[serde(default)]
     pub broker: u16,
     #[serde(default)]
     pub delay: Option<u16>,
@@ -35,16 +38,27 @@ impl ServerProcess {
             Some(p) => (p.meta_http, p.meta_tcp, p.broker, p.delay.unwrap_or(0)),
             None => (0, 0, 0, 0),
         };
+        let mut args: Vec<String> = vec!["standalone".into(), "--data-dir".into()];
+        args.push(data_dir.to_string_lossy().into_owned());
+        for (flag, port) in [
+            ("--meta-http-port", http),
+            ("--meta-tcp-port", tcp),
+            ("--broker-port", broker),
+            ("--delay-port", delay),
+        ] {
+            args.push(flag.into());
+            args.push(port.to_string());
+        }
+        args.extend(["--host".to_string(), "127.0.0.1".to_string()]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Self::spawn(data_dir, &args, &[])
+    }
+
+    /// Starts the binary with arbitrary arguments and environment.
+    pub fn spawn(data_dir: &Path, args: &[String], env: &[(&str, String)]) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_qmq-server"));
-        cmd.arg("standalone")
-            .arg("--data-dir")
-            .arg(data_dir)
-            .args(["--host", "127.0.0.1"])
-            .args(["--meta-http-port", &http.to_string()])
-            .args(["--meta-tcp-port", &tcp.to_string()])
-            .args(["--broker-port", &broker.to_string()])
-            .args(["--delay-port", &delay.to_string()])
-            .args(extra)
+        cmd.args(args)
+            .envs(env.iter().map(|(k, v)| (*k, v.clone())))
             .env("RUST_LOG", "qmq_server=info")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
