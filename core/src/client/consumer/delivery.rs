@@ -61,7 +61,9 @@ impl Pulled {
     }
 }
 
-/// A message delivered to the user, with the duty to ack it once.
+/// A message delivered to the user, with the duty to ack it once: [`DeliveredMessage::ack`],
+/// [`DeliveredMessage::ack_error`] or [`DeliveredMessage::ack_result`]. Dropping it unacked
+/// fails it (it is retried), as QMQ eventually retries un-acked messages.
 pub struct DeliveredMessage {
     message: Arc<Message>,
     ack: AckHandle,

@@ -253,18 +253,13 @@ async fn deliver(
         }
         let offset = first + i as i64;
         message.header.subject.clone_from(&spec.real_subject);
-        let other_group = message
-            .attr(attr::CONSUMER_GROUP_NAME)
-            .is_some_and(|g| !g.is_empty() && g != spec.user_group);
-        if other_group {
+        let keep = should_deliver(spec, &message);
+        // At-most-once: acked on receipt, before processing.
+        if spec.at_most_once || !keep {
             entry.complete(offset);
-            continue;
         }
-        if spec.at_most_once {
-            entry.complete(offset);
-            if times(&message) > 1 {
-                continue;
-            }
+        if !keep {
+            continue;
         }
         let pulled = Pulled::new(entry.clone(), offset, Arc::new(message));
         let sent = tokio::select! {
@@ -276,6 +271,17 @@ async fn deliver(
         }
     }
     true
+}
+
+/// Whether a received message goes to the user; otherwise it is completed (acked) unseen:
+/// a message for another group (`qmq_consumerGroupName` set and different, spec §6), or a
+/// redelivery (`qmq_times > 1`) for an at-most-once consumer.
+pub(crate) fn should_deliver(spec: &Spec, message: &Message) -> bool {
+    let other_group = message
+        .attr(attr::CONSUMER_GROUP_NAME)
+        .is_some_and(|g| !g.is_empty() && g != spec.user_group);
+    let dropped_redelivery = spec.at_most_once && times(message) > 1;
+    !(other_group || dropped_redelivery)
 }
 
 /// Sends back failed messages one by one, then completes them.
@@ -330,5 +336,67 @@ pub(crate) async fn sleep_or_stop(stop: &CancellationToken, d: Duration) -> bool
     tokio::select! {
         _ = stop.cancelled() => true,
         _ = tokio::time::sleep(d) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(at_most_once: bool) -> Spec {
+        Spec {
+            real_subject: "s".into(),
+            user_group: "g".into(),
+            group: "g".into(),
+            consumer_id: "c".into(),
+            broadcast: false,
+            at_most_once,
+            max_retry: 32,
+            pull_filters: Vec::new(),
+        }
+    }
+
+    fn message(attrs: &[(&str, &str)]) -> Message {
+        let mut m = Message::default();
+        for (k, v) in attrs {
+            m.set_attr(*k, *v);
+        }
+        m
+    }
+
+    #[test]
+    fn at_most_once_drops_redeliveries_only() {
+        let s = spec(true);
+        assert!(should_deliver(&s, &message(&[])));
+        assert!(should_deliver(&s, &message(&[(attr::TIMES, "1")])));
+        assert!(!should_deliver(&s, &message(&[(attr::TIMES, "2")])));
+        assert!(should_deliver(
+            &spec(false),
+            &message(&[(attr::TIMES, "2")])
+        ));
+    }
+
+    #[test]
+    fn messages_for_another_group_are_dropped() {
+        let s = spec(false);
+        assert!(!should_deliver(
+            &s,
+            &message(&[(attr::CONSUMER_GROUP_NAME, "other")])
+        ));
+        assert!(should_deliver(
+            &s,
+            &message(&[(attr::CONSUMER_GROUP_NAME, "g")])
+        ));
+        assert!(should_deliver(
+            &s,
+            &message(&[(attr::CONSUMER_GROUP_NAME, "")])
+        ));
+    }
+
+    #[test]
+    fn pull_backoff_grows_and_is_capped() {
+        assert_eq!(backoff(1), Duration::from_millis(200));
+        assert!(backoff(3) > backoff(2));
+        assert_eq!(backoff(50), Duration::from_secs(5));
     }
 }

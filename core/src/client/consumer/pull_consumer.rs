@@ -1,5 +1,6 @@
 //! The pull API: the user asks for messages and acks each one.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,11 +14,17 @@ use super::options::ConsumeOptions;
 use super::subscriber::Subscriber;
 use crate::client::error::ClientError;
 
+/// Received messages not yet returned by a pull.
+struct PullState {
+    rx: mpsc::Receiver<Pulled>,
+    buffer: VecDeque<Pulled>,
+}
+
 /// A subscription consumed by explicit pulls. Dropping it stops it (without flushing acks;
 /// call [`PullConsumer::close`] first for that).
 pub struct PullConsumer {
     subscriber: Arc<Subscriber>,
-    rx: tokio::sync::Mutex<mpsc::Receiver<Pulled>>,
+    state: tokio::sync::Mutex<PullState>,
     pipeline: Arc<Pipeline>,
     handle: Handle,
 }
@@ -46,7 +53,10 @@ impl PullConsumer {
         ));
         Self {
             subscriber,
-            rx: tokio::sync::Mutex::new(rx),
+            state: tokio::sync::Mutex::new(PullState {
+                rx,
+                buffer: VecDeque::new(),
+            }),
             pipeline,
             handle,
         }
@@ -63,8 +73,11 @@ impl PullConsumer {
     }
 
     /// Waits until `max` messages are available or `timeout` passed, and returns what arrived
-    /// (possibly nothing). Concurrent calls are served one after the other. Each message must
-    /// be acked (see [`DeliveredMessage`]).
+    /// (possibly nothing; fewer than `max` also when filters or the idempotence check skipped
+    /// some). Concurrent calls are served one after the other. Each message must be acked
+    /// (see [`DeliveredMessage`]); one dropped without an ack is failed, i.e. retried.
+    ///
+    /// Cancel safety: cancelling the future while it waits loses no message.
     ///
     /// # Errors
     /// [`ClientError::ConsumerStopped`] after [`PullConsumer::close`];
@@ -77,47 +90,50 @@ impl PullConsumer {
         if self.subscriber.is_stopped() {
             return Err(self.stopped());
         }
-        let mut out = Vec::new();
         if max == 0 {
-            return Ok(out);
+            return Ok(Vec::new());
         }
         let deadline = Instant::now() + timeout;
-        let mut rx = self.rx.lock().await;
+        let mut state = self.state.lock().await;
+        let state = &mut *state;
         let stop = self.subscriber.pull_stop().clone();
-        while out.len() < max {
-            let first = tokio::select! {
+        // Messages wait in `state.buffer` until returned, so cancelling this future while it
+        // waits loses nothing: the next call returns them.
+        while state.buffer.len() < max {
+            tokio::select! {
                 _ = stop.cancelled() => break,
                 _ = tokio::time::sleep_until(deadline) => break,
-                next = rx.recv() => match next {
-                    Some(p) => p,
+                next = state.rx.recv() => match next {
+                    Some(p) => state.buffer.push_back(p),
                     None => break,
                 },
-            };
-            let mut batch = vec![first];
-            while out.len() + batch.len() < max {
-                match rx.try_recv() {
-                    Ok(p) => batch.push(p),
+            }
+            while state.buffer.len() < max {
+                match state.rx.try_recv() {
+                    Ok(p) => state.buffer.push_back(p),
                     Err(_) => break,
                 }
             }
-            if self.pipeline.is_empty() {
-                out.extend(batch.into_iter().map(|p| p.into_delivered(None)));
-                continue;
-            }
-            // Filters and idempotence stores are user code that may block.
-            let pipeline = self.pipeline.clone();
-            let prepared = self
-                .handle
-                .spawn_blocking(move || {
-                    batch
-                        .into_iter()
-                        .filter_map(|p| prepare(p, &pipeline))
-                        .collect::<Vec<_>>()
-                })
-                .await
-                .map_err(|_| ClientError::RuntimeShutDown)?;
-            out.extend(prepared);
         }
+        let take = max.min(state.buffer.len());
+        let batch: Vec<Pulled> = state.buffer.drain(..take).collect();
+        if self.pipeline.is_empty() {
+            return Ok(batch.into_iter().map(|p| p.into_delivered(None)).collect());
+        }
+        // Filters and idempotence stores are user code that may block. If this future is
+        // cancelled now, the prepared messages are dropped on the blocking thread, i.e. failed
+        // and retried.
+        let pipeline = self.pipeline.clone();
+        let out = self
+            .handle
+            .spawn_blocking(move || {
+                batch
+                    .into_iter()
+                    .filter_map(|p| prepare(p, &pipeline))
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .map_err(|_| ClientError::RuntimeShutDown)?;
         Ok(out)
     }
 
