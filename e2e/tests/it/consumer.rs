@@ -363,3 +363,59 @@ async fn messages_for_another_group_are_dropped_and_acked() {
     stop(sub).await;
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_message_dropped_without_ack_is_retried() {
+    let server = TestServer::start().await;
+    let subject = "consumer.dropped";
+    let sender = server.sender(subject).await;
+    let consumer = server.consumer();
+    let pc = consumer
+        .pull_consumer(subject, "g", ConsumeOptions::default())
+        .expect("pull consumer");
+    warm_up_pull(&sender, &pc).await;
+    let sent = sender.send_body("forgotten", &[]).await;
+    let got = pc.pull(1, Duration::from_secs(5)).await.expect("pull");
+    assert_eq!(got.len(), 1);
+    drop(got);
+    let again = pc.pull(1, Duration::from_secs(5)).await.expect("pull");
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].message_id(), sent.header.message_id);
+    assert_eq!(again[0].times(), 2);
+    for m in again {
+        m.ack();
+    }
+    pc.close().await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_panicking_handler_counts_as_a_failure() {
+    let server = TestServer::start().await;
+    let subject = "consumer.panics";
+    let sender = server.sender(subject).await;
+    let consumer = server.consumer();
+    let seen = Seen::default();
+    let handler: Handler = {
+        let seen = seen.clone();
+        Arc::new(move |m: &Message| {
+            seen.lock().expect("lock").push(m.clone());
+            if m.attr("body") == Some("boom") && m.attr(attr::TIMES).is_none() {
+                panic!("handler bug");
+            }
+            Ok(())
+        })
+    };
+    let sub = consumer
+        .subscribe(subject, "g", ConsumeOptions::default(), handler)
+        .expect("subscribe");
+    warm_up(&sender, &seen, &[]).await;
+    sender.send_body("boom", &[]).await;
+    assert!(
+        eventually(Duration::from_secs(10), || bodies(&seen).len() >= 2).await,
+        "redelivered after the panic: {:?}",
+        bodies(&seen)
+    );
+    stop(sub).await;
+    server.stop().await;
+}
