@@ -229,6 +229,120 @@ pub enum ClientError {
         client_type: ClientType,
     },
 
+    /// The producer's queue holds `capacity` messages already (queued or in flight); the
+    /// message was not accepted. Retry later, or use a back-pressure send that waits.
+    #[error("producer queue is full ({capacity} messages pending)")]
+    QueueFull {
+        /// The configured `producer.queue_capacity`.
+        capacity: usize,
+    },
+
+    /// The producer (or its client) is closed or closing; the message was not delivered.
+    #[error("the producer is closed")]
+    ProducerClosed,
+
+    /// A message property or tag was rejected when the message was built.
+    #[error("invalid message: {reason}")]
+    InvalidMessage {
+        /// What is wrong, naming the key or tag.
+        reason: String,
+    },
+
+    /// A property value is longer than one wire string allows.
+    #[error(
+        "value of property {key:?} is {len} bytes, more than {max}; use set_large_string for large values"
+    )]
+    PropertyTooLong {
+        /// The property key.
+        key: String,
+        /// The value's UTF-8 length.
+        len: usize,
+        /// The limit (32767 bytes).
+        max: usize,
+    },
+
+    /// The key is reserved for QMQ itself (spec §7).
+    #[error("property key {key:?} is reserved by QMQ")]
+    ReservedProperty {
+        /// The rejected key.
+        key: String,
+    },
+
+    /// A delay time cannot be represented (before 1970 or beyond the epoch-millisecond range).
+    #[error("invalid delivery time: {reason}")]
+    InvalidScheduleTime {
+        /// Why the time was rejected.
+        reason: &'static str,
+    },
+
+    /// The broker refused the message for good (BROKER_BUSY, BLOCK): it is not resent.
+    #[error("broker group {broker_group} refused message {message_id} with code {code}: {remark}")]
+    SendRejected {
+        /// The message id.
+        message_id: String,
+        /// The broker group that answered.
+        broker_group: String,
+        /// The `MessageProducerCode` value.
+        code: i32,
+        /// The broker's remark.
+        remark: String,
+    },
+
+    /// Every allowed attempt to send the message failed; `source` is the last failure.
+    #[error("message {message_id} not sent after {attempts} attempts")]
+    SendExhausted {
+        /// The message id.
+        message_id: String,
+        /// How many attempts were made.
+        attempts: u32,
+        /// The last attempt's error (shared by the messages of one batch).
+        #[source]
+        source: std::sync::Arc<ClientError>,
+    },
+
+    /// A broker answered a message with a code that asks for a resend; seen as the `source` of
+    /// [`ClientError::SendExhausted`].
+    #[error("broker group {broker_group} answered code {code}: {remark}")]
+    SendFailedCode {
+        /// The broker group that answered.
+        broker_group: String,
+        /// The `MessageProducerCode` value.
+        code: i32,
+        /// The broker's remark.
+        remark: String,
+    },
+
+    /// No broker group of the route can be used now (all read-only, rejected or with an open
+    /// circuit breaker).
+    #[error("no available broker group for {client_type:?} subject {subject:?}")]
+    NoAvailableBroker {
+        /// The subject.
+        subject: String,
+        /// The client type.
+        client_type: ClientType,
+    },
+
+    /// Meta announced a broker address that is not `host:port`.
+    #[error("broker group {group} has an invalid address {addr:?}")]
+    BadBrokerAddress {
+        /// The broker group.
+        group: String,
+        /// The address as announced.
+        addr: String,
+        /// Why it was rejected.
+        #[source]
+        source: super::address::HostPortError,
+    },
+
+    /// `flush` or `close` reached its deadline with messages still pending.
+    #[error("{pending} messages still pending after {deadline:?}")]
+    FlushTimeout {
+        /// Messages not yet completed.
+        pending: usize,
+        /// The deadline that expired.
+        deadline: Duration,
+    },
+
     /// A subject or group name is not acceptable on the wire.
     #[error("invalid {what} {name:?}: must be non-empty, without '/' or whitespace")]
     InvalidName {
@@ -275,7 +389,14 @@ impl ClientError {
             | Self::ConnectionClosed { .. }
             | Self::MetaRejected { .. }
             | Self::InvalidName { .. }
-            | Self::ConsumerStopped { .. } => false,
+            | Self::ConsumerStopped { .. }
+            | Self::ProducerClosed
+            | Self::InvalidMessage { .. }
+            | Self::PropertyTooLong { .. }
+            | Self::ReservedProperty { .. }
+            | Self::InvalidScheduleTime { .. }
+            | Self::SendRejected { .. }
+            | Self::SendExhausted { .. } => false,
             Self::Idempotence(e) => e.is_retriable(),
             Self::MetaConnect { .. }
             | Self::MetaConnectTimeout { .. }
@@ -292,7 +413,12 @@ impl ClientError {
             | Self::Protocol { .. }
             | Self::ServerResponse { .. }
             | Self::NoRoute { .. }
-            | Self::SendBackRejected { .. } => true,
+            | Self::SendBackRejected { .. }
+            | Self::QueueFull { .. }
+            | Self::SendFailedCode { .. }
+            | Self::NoAvailableBroker { .. }
+            | Self::BadBrokerAddress { .. }
+            | Self::FlushTimeout { .. } => true,
         }
     }
 }

@@ -3,3 +3,6 @@
 mod consumer;
 mod consumer_scale;
 mod consumer_support;
+mod producer;
+mod producer_support;
+mod producer_throughput;
