@@ -38,6 +38,7 @@ use std::sync::Arc;
 
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 pub use delivery::{AckHandle, DeliveredMessage};
 pub use filter::ConsumerFilter;
@@ -75,6 +76,9 @@ pub(crate) struct ConsumerShared {
     pub(crate) meta: MetaClient,
     pub(crate) connections: Arc<BrokerConnections>,
     pub(crate) send_back: SendBack,
+    /// Cancelled when the owning client closes; blocking calls then fail instead of running
+    /// on a runtime that is going away.
+    pub(crate) client_closed: CancellationToken,
 }
 
 /// Creates pull consumers and subscriptions; cheap to clone.
@@ -97,6 +101,14 @@ impl Consumer {
     /// # Errors
     /// [`ClientError::Config`] if the configuration does not validate.
     pub fn new(context: ConsumerContext) -> Result<Self, ClientError> {
+        Self::with_shutdown(context, CancellationToken::new())
+    }
+
+    /// A consumer owned by a client whose closing cancels `client_closed`.
+    pub(crate) fn with_shutdown(
+        context: ConsumerContext,
+        client_closed: CancellationToken,
+    ) -> Result<Self, ClientError> {
         context.config.validate()?;
         let connections = Arc::new(BrokerConnections::new(
             context.config.connection.clone(),
@@ -116,6 +128,7 @@ impl Consumer {
                 meta: context.meta,
                 connections,
                 send_back,
+                client_closed,
             }),
         })
     }
@@ -147,6 +160,7 @@ impl Consumer {
             rx,
             &options,
             self.shared.handle.clone(),
+            self.shared.client_closed.clone(),
         ))
     }
 

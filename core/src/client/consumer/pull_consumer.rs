@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::delivery::{DeliveredMessage, Pulled, prepare};
 use super::filter::Pipeline;
@@ -27,6 +28,7 @@ pub struct PullConsumer {
     state: tokio::sync::Mutex<PullState>,
     pipeline: Arc<Pipeline>,
     handle: Handle,
+    client_closed: CancellationToken,
 }
 
 impl std::fmt::Debug for PullConsumer {
@@ -44,6 +46,7 @@ impl PullConsumer {
         rx: mpsc::Receiver<Pulled>,
         options: &ConsumeOptions,
         handle: Handle,
+        client_closed: CancellationToken,
     ) -> Self {
         let pipeline = Arc::new(Pipeline::new(
             &subscriber.spec.real_subject,
@@ -59,6 +62,7 @@ impl PullConsumer {
             }),
             pipeline,
             handle,
+            client_closed,
         }
     }
 
@@ -81,12 +85,15 @@ impl PullConsumer {
     ///
     /// # Errors
     /// [`ClientError::ConsumerStopped`] after [`PullConsumer::close`];
-    /// [`ClientError::RuntimeShutDown`] if the client runtime is gone.
+    /// [`ClientError::RuntimeShutDown`] once the owning client is closed.
     pub async fn pull(
         &self,
         max: usize,
         timeout: Duration,
     ) -> Result<Vec<DeliveredMessage>, ClientError> {
+        if self.client_closed.is_cancelled() {
+            return Err(ClientError::RuntimeShutDown);
+        }
         if self.subscriber.is_stopped() {
             return Err(self.stopped());
         }
@@ -152,6 +159,9 @@ impl PullConsumer {
                 op: "PullConsumer::pull_blocking",
             });
         }
+        if self.client_closed.is_cancelled() {
+            return Err(ClientError::RuntimeShutDown);
+        }
         self.handle.block_on(self.pull(max, timeout))
     }
 
@@ -172,6 +182,10 @@ impl PullConsumer {
             return Err(ClientError::BlockingInAsyncContext {
                 op: "PullConsumer::close_blocking",
             });
+        }
+        if self.client_closed.is_cancelled() {
+            self.subscriber.abort();
+            return Ok(());
         }
         self.handle.block_on(self.close());
         Ok(())
