@@ -101,19 +101,35 @@ impl Consumer {
     /// # Errors
     /// [`ClientError::Config`] if the configuration does not validate.
     pub fn new(context: ConsumerContext) -> Result<Self, ClientError> {
-        Self::with_shutdown(context, CancellationToken::new())
+        Self::with_shutdown(context, None)
     }
 
-    /// A consumer owned by a client whose closing cancels `client_closed`.
+    /// A consumer owned by a client whose closing cancels `client_closed`: every subscription
+    /// then stops and the consumer's connections close.
+    #[allow(
+        dead_code,
+        reason = "used by Client::consumer once the client handle lands"
+    )]
     pub(crate) fn with_shutdown(
         context: ConsumerContext,
-        client_closed: CancellationToken,
+        client_closed: Option<CancellationToken>,
     ) -> Result<Self, ClientError> {
         context.config.validate()?;
         let connections = Arc::new(BrokerConnections::new(
             context.config.connection.clone(),
             context.handle.clone(),
         ));
+        if let Some(closed) = &client_closed {
+            let closed = closed.clone();
+            let weak = Arc::downgrade(&connections);
+            context.handle.spawn(async move {
+                closed.cancelled().await;
+                if let Some(connections) = weak.upgrade() {
+                    connections.close_all();
+                }
+            });
+        }
+        let client_closed = client_closed.unwrap_or_default();
         let send_back = SendBack::new(
             context.meta.clone(),
             connections.clone(),

@@ -65,13 +65,14 @@ impl Subscriber {
         spec: Spec,
         sink: mpsc::Sender<Pulled>,
     ) -> Arc<Self> {
+        // Closing the owning client stops every subscription.
         let this = Arc::new(Self {
+            pull_stop: shared.client_closed.child_token(),
+            ack_stop: shared.client_closed.child_token(),
             shared,
             spec: Arc::new(spec),
             sink,
             started: Mutex::new(HashSet::new()),
-            pull_stop: CancellationToken::new(),
-            ack_stop: CancellationToken::new(),
             tasks: TaskTracker::new(),
         });
         let task = this.clone().discover();
