@@ -24,6 +24,7 @@
 
 mod ack_sender;
 mod ack_tracker;
+mod client_ext;
 mod connections;
 pub mod delivery;
 mod entry;
