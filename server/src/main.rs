@@ -4,10 +4,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use qmq_server::app::server_config::ServerConfig;
 use qmq_core::client::{LocatorConfig, MetaLocator};
 use qmq_server::app::roles;
 use qmq_server::app::runtime_files::{self, BoundPorts};
+use qmq_server::app::server_config::ServerConfig;
 use qmq_server::app::standalone::StandaloneServer;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;

@@ -201,7 +201,6 @@ impl Client {
     }
 
     /// What the consumer needs from its client.
-    #[allow(dead_code, reason = "used by the consumer")]
     pub(crate) fn shared(&self) -> Arc<ClientShared> {
         self.inner.shared.clone()
     }

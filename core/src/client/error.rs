@@ -351,6 +351,28 @@ pub enum ClientError {
         /// The rejected name.
         name: String,
     },
+
+    /// A broker refused to store a failed message's retry copy.
+    #[error("{addr} refused the retry copy of message {message_id:?}: code {code} ({remark})")]
+    SendBackRejected {
+        /// `host:port` of the broker.
+        addr: String,
+        /// The message id.
+        message_id: String,
+        /// The `MessageProducerCode` returned.
+        code: i32,
+        /// The broker's remark.
+        remark: String,
+    },
+
+    /// The consumer (pull consumer or subscription) was stopped; it delivers no more messages.
+    #[error("consumer of subject {subject:?}, group {group:?} is stopped")]
+    ConsumerStopped {
+        /// The subject.
+        subject: String,
+        /// The consumer group.
+        group: String,
+    },
 }
 
 impl ClientError {
@@ -367,6 +389,7 @@ impl ClientError {
             | Self::ConnectionClosed { .. }
             | Self::MetaRejected { .. }
             | Self::InvalidName { .. }
+            | Self::ConsumerStopped { .. }
             | Self::ProducerClosed
             | Self::InvalidMessage { .. }
             | Self::PropertyTooLong { .. }
@@ -390,6 +413,7 @@ impl ClientError {
             | Self::Protocol { .. }
             | Self::ServerResponse { .. }
             | Self::NoRoute { .. }
+            | Self::SendBackRejected { .. }
             | Self::QueueFull { .. }
             | Self::SendFailedCode { .. }
             | Self::NoAvailableBroker { .. }

@@ -23,6 +23,7 @@ pub mod breaker;
 mod client;
 pub mod config;
 pub mod connection;
+pub mod consumer;
 pub mod error;
 mod hash;
 pub mod idempotence;

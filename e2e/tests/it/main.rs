@@ -1,5 +1,9 @@
 //! The client core against a real `qmq-server` started in-process on ephemeral ports.
 
+mod consumer;
+mod consumer_client;
+mod consumer_scale;
+mod consumer_support;
 mod producer;
 mod producer_support;
 mod producer_throughput;

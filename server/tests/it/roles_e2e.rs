@@ -20,8 +20,15 @@ async fn separate_meta_and_broker_processes_find_each_other() {
     let meta_dir = dir.path().join("meta");
     let meta = ServerProcess::spawn(
         &meta_dir,
-        &["meta".into(), "--config".into(), meta_config.to_string_lossy().into_owned()],
-        &[("QMQ_SERVER_DATA_DIR", meta_dir.to_string_lossy().into_owned())],
+        &[
+            "meta".into(),
+            "--config".into(),
+            meta_config.to_string_lossy().into_owned(),
+        ],
+        &[(
+            "QMQ_SERVER_DATA_DIR",
+            meta_dir.to_string_lossy().into_owned(),
+        )],
     );
 
     let broker_config = dir.path().join("broker.toml");
@@ -34,18 +41,31 @@ async fn separate_meta_and_broker_processes_find_each_other() {
     let meta_url = format!("http://127.0.0.1:{}/meta/address", meta.ports.meta_http);
     let broker = ServerProcess::spawn(
         &broker_dir,
-        &["broker".into(), "--config".into(), broker_config.to_string_lossy().into_owned()],
         &[
-            ("QMQ_SERVER_DATA_DIR", broker_dir.to_string_lossy().into_owned()),
+            "broker".into(),
+            "--config".into(),
+            broker_config.to_string_lossy().into_owned(),
+        ],
+        &[
+            (
+                "QMQ_SERVER_DATA_DIR",
+                broker_dir.to_string_lossy().into_owned(),
+            ),
             ("QMQ_SERVER_META_URL", meta_url),
         ],
     );
-    assert!(broker_dir.join("broker").exists(), "broker data under its own data dir");
+    assert!(
+        broker_dir.join("broker").exists(),
+        "broker data under its own data dir"
+    );
 
     let mut meta_client = TestClient::connect(meta.meta_tcp()).await;
     let mut groups = Vec::new();
     for _ in 0..100 {
-        groups = meta_client.register("sep", ClientType::Producer, "").await.broker_groups;
+        groups = meta_client
+            .register("sep", ClientType::Producer, "")
+            .await
+            .broker_groups;
         if !groups.is_empty() {
             break;
         }
@@ -53,12 +73,24 @@ async fn separate_meta_and_broker_processes_find_each_other() {
     }
     assert_eq!(groups.len(), 1);
     assert_eq!(groups[0].group_name, "broker-a");
-    assert_eq!(groups[0].master, format!("127.0.0.1:{}", broker.ports.broker));
+    assert_eq!(
+        groups[0].master,
+        format!("127.0.0.1:{}", broker.ports.broker)
+    );
 
     let mut c = TestClient::connect(broker.broker()).await;
     assert!(c.pull(&pull_request("sep", "g", "c", 1, 0)).await.is_none());
-    assert!(c.send(&[message("sep", "x", &[], &[])]).await.failures.is_empty());
-    assert!(c.pull(&pull_request("sep", "g", "c", 1, 1000)).await.is_some());
+    assert!(
+        c.send(&[message("sep", "x", &[], &[])])
+            .await
+            .failures
+            .is_empty()
+    );
+    assert!(
+        c.pull(&pull_request("sep", "g", "c", 1, 1000))
+            .await
+            .is_some()
+    );
     assert!(broker.stop().success());
     assert!(meta.stop().success());
 }
