@@ -31,6 +31,8 @@ enum Command {
     Meta(RoleArgs),
     /// Run the broker role; it registers itself with the meta server in `server.meta_url`.
     Broker(RoleArgs),
+    /// Run the delay role; it registers with meta and hands due messages to brokers.
+    Delay(RoleArgs),
 }
 
 #[derive(Args)]
@@ -82,6 +84,7 @@ fn main() -> anyhow::Result<()> {
         Command::Standalone(args) => runtime.block_on(standalone(args)),
         Command::Meta(args) => runtime.block_on(meta(args)),
         Command::Broker(args) => runtime.block_on(broker(args)),
+        Command::Delay(args) => runtime.block_on(delay(args)),
     }
 }
 
@@ -102,7 +105,9 @@ async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
     if let Some(port) = args.broker_port {
         config.broker.port = port;
     }
-    let _ = args.delay_port;
+    if let Some(port) = args.delay_port {
+        config.delay.port = port;
+    }
     let server = StandaloneServer::start(config)
         .await
         .context("cannot start qmq-server standalone")?;
@@ -137,17 +142,7 @@ async fn meta(args: RoleArgs) -> anyhow::Result<()> {
 async fn broker(args: RoleArgs) -> anyhow::Result<()> {
     let config = ServerConfig::load(args.config.as_deref())?;
     config.validate()?;
-    let locator = MetaLocator::new(&config.server.meta_url, LocatorConfig::default())
-        .with_context(|| format!("bad server.meta_url {}", config.server.meta_url))?;
-    let meta = locator
-        .locate()
-        .await
-        .with_context(|| format!("cannot locate meta at {}", config.server.meta_url))?;
-    let meta_addr = tokio::net::lookup_host((meta.host(), meta.port()))
-        .await
-        .with_context(|| format!("cannot resolve meta address {meta}"))?
-        .next()
-        .with_context(|| format!("meta address {meta} resolves to nothing"))?;
+    let meta_addr = locate_meta(&config).await?;
     let listener = roles::bind("broker", &config.server.host, config.broker.port).await?;
     let shutdown = CancellationToken::new();
     let role = roles::BrokerRole::start(&config, listener, meta_addr, &shutdown).await?;
@@ -161,6 +156,41 @@ async fn broker(args: RoleArgs) -> anyhow::Result<()> {
     shutdown.cancel();
     role.stop().await;
     Ok(())
+}
+
+async fn delay(args: RoleArgs) -> anyhow::Result<()> {
+    let config = ServerConfig::load(args.config.as_deref())?;
+    config.validate()?;
+    let meta_addr = locate_meta(&config).await?;
+    let listener = roles::bind("delay", &config.server.host, config.delay.port).await?;
+    let shutdown = CancellationToken::new();
+    let role = roles::DelayRole::start(&config, listener, meta_addr, &shutdown).await?;
+    let ports = BoundPorts {
+        delay: Some(role.port),
+        ..BoundPorts::default()
+    };
+    announce(&config, &ports);
+    wait_for_signal().await?;
+    tracing::info!("shutting down");
+    shutdown.cancel();
+    role.stop().await;
+    Ok(())
+}
+
+/// Finds the meta TCP address through the discovery URL in `server.meta_url`.
+async fn locate_meta(config: &ServerConfig) -> anyhow::Result<std::net::SocketAddr> {
+    let locator = MetaLocator::new(&config.server.meta_url, LocatorConfig::default())
+        .with_context(|| format!("bad server.meta_url {}", config.server.meta_url))?;
+    let meta = locator
+        .locate()
+        .await
+        .with_context(|| format!("cannot locate meta at {}", config.server.meta_url))?;
+    let meta_addr = tokio::net::lookup_host((meta.host(), meta.port()))
+        .await
+        .with_context(|| format!("cannot resolve meta address {meta}"))?
+        .next()
+        .with_context(|| format!("meta address {meta} resolves to nothing"))?;
+    Ok(meta_addr)
 }
 
 fn announce(config: &ServerConfig, ports: &BoundPorts) {

@@ -10,7 +10,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use super::server_config::ServerConfig;
+use qmq_core::client::HostPort;
+
 use crate::broker::{Broker, registration};
+use crate::delay::DelayServer;
 use crate::meta::{MetaServer, advertised_address, serve_http};
 use crate::net;
 
@@ -38,6 +41,9 @@ pub enum StartError {
     /// The broker role failed to open its store.
     #[error(transparent)]
     Broker(#[from] crate::broker::BrokerError),
+    /// The delay role failed to open its store.
+    #[error(transparent)]
+    Delay(#[from] crate::delay::DelayError),
     /// The meta server could not be located.
     #[error("cannot locate the meta server at {url}: {reason}")]
     MetaUnreachable {
@@ -208,6 +214,78 @@ impl BrokerRole {
             Ok(Ok(())) => {}
             Ok(Err(err)) => tracing::error!(cause = %err, "broker shutdown failed"),
             Err(err) => tracing::error!(cause = %err, "broker shutdown task failed"),
+        }
+    }
+}
+
+/// A running delay role.
+pub struct DelayRole {
+    server: DelayServer,
+    tasks: Vec<JoinHandle<()>>,
+    /// The bound port.
+    pub port: u16,
+}
+
+impl DelayRole {
+    /// Opens the delay store, serves delay producers, dispatches due messages to brokers found
+    /// through meta at `meta_tcp`, and registers with meta as a delay server.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn start(
+        config: &ServerConfig,
+        listener: TcpListener,
+        meta_tcp: SocketAddr,
+        shutdown: &CancellationToken,
+    ) -> Result<Self, StartError> {
+        let delay_config = config.delay.clone();
+        let data_dir = config.server.data_dir.clone();
+        let server =
+            tokio::task::spawn_blocking(move || DelayServer::open(delay_config, &data_dir))
+                .await
+                .map_err(|e| StartError::Task(e.to_string()))??;
+        let port = port_of(&listener);
+        let meta = HostPort::new(meta_tcp.ip().to_string(), meta_tcp.port()).map_err(|e| {
+            StartError::MetaUnreachable {
+                url: meta_tcp.to_string(),
+                reason: e.to_string(),
+            }
+        })?;
+        server.start(
+            meta,
+            format!("{}:{port}", config.advertised_host()),
+            shutdown,
+        );
+        let tasks = vec![tokio::spawn(net::serve(
+            listener,
+            Arc::new(server.clone()),
+            config.net.clone(),
+            shutdown.clone(),
+        ))];
+        info!(port, group = %config.delay.group_name, "delay role started");
+        Ok(Self {
+            server,
+            tasks,
+            port,
+        })
+    }
+
+    /// The delay group name.
+    pub fn group_name(&self) -> &str {
+        &self.server.config().group_name
+    }
+
+    /// Waits for the listener and the dispatch loop, unregisters, and syncs the store.
+    pub async fn stop(mut self) {
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+        self.server.stop().await;
+        let server = self.server.clone();
+        match tokio::task::spawn_blocking(move || server.shutdown()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::error!(cause = %err, "delay shutdown failed"),
+            Err(err) => tracing::error!(cause = %err, "delay shutdown task failed"),
         }
     }
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::broker::BrokerConfig;
 use crate::config::ConfigError;
+use crate::delay::DelayConfig;
 use crate::meta::MetaConfig;
 use crate::net::NetConfig;
 
@@ -50,6 +51,8 @@ pub struct ServerConfig {
     pub meta: MetaConfig,
     /// The broker role.
     pub broker: BrokerConfig,
+    /// The delay role.
+    pub delay: DelayConfig,
 }
 
 impl ServerConfig {
@@ -69,6 +72,7 @@ impl ServerConfig {
         config.meta.http_port = 0;
         config.meta.tcp_port = 0;
         config.broker.port = 0;
+        config.delay.port = 0;
         config
     }
 
@@ -82,7 +86,8 @@ impl ServerConfig {
         }
         self.net.validate()?;
         self.meta.validate()?;
-        self.broker.validate()
+        self.broker.validate()?;
+        self.delay.validate()
     }
 
     /// The host other processes should use to reach this one.

@@ -1,11 +1,11 @@
-//! `qmq-server standalone`: meta and broker (and later delay) in one process.
+//! `qmq-server standalone`: meta, broker and delay in one process.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::roles::{BrokerRole, MetaRole, StartError, bind};
+use super::roles::{BrokerRole, DelayRole, MetaRole, StartError, bind};
 use super::runtime_files::{self, BoundPorts};
 pub use super::server_config::ServerConfig;
 
@@ -17,6 +17,7 @@ pub struct StandaloneServer {
     shutdown: CancellationToken,
     meta: MetaRole,
     broker: BrokerRole,
+    delay: DelayRole,
 }
 
 impl StandaloneServer {
@@ -31,6 +32,7 @@ impl StandaloneServer {
         let http = bind("meta http", &host, config.meta.http_port).await?;
         let tcp = bind("meta tcp", &host, config.meta.tcp_port).await?;
         let broker_listener = bind("broker", &host, config.broker.port).await?;
+        let delay_listener = bind("delay", &host, config.delay.port).await?;
         let shutdown = CancellationToken::new();
         let meta = MetaRole::start(&config, http, tcp, &shutdown).await?;
         let meta_tcp = SocketAddr::from(([127, 0, 0, 1], meta.tcp_port));
@@ -39,9 +41,11 @@ impl StandaloneServer {
             _ => meta_tcp,
         };
         let broker = BrokerRole::start(&config, broker_listener, meta_tcp, &shutdown).await?;
-        // Hold "ready" until meta can route to the broker, so a client's first send works.
+        let delay = DelayRole::start(&config, delay_listener, meta_tcp, &shutdown).await?;
+        // Hold "ready" until meta can route to broker and delay server, so a client's first
+        // send works.
         for _ in 0..500 {
-            if meta.knows_group(broker.group_name()) {
+            if meta.knows_group(broker.group_name()) && meta.knows_group(delay.group_name()) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -50,7 +54,7 @@ impl StandaloneServer {
             meta_http: Some(meta.http_port),
             meta_tcp: Some(meta.tcp_port),
             broker: Some(broker.port),
-            delay: None,
+            delay: Some(delay.port),
         };
         if let Err(err) = runtime_files::write(&config.server.data_dir, &ports, &config) {
             tracing::warn!(cause = %err, "cannot write the runtime directory");
@@ -61,6 +65,7 @@ impl StandaloneServer {
             shutdown,
             meta,
             broker,
+            delay,
         })
     }
 
@@ -81,9 +86,11 @@ impl StandaloneServer {
         &self.config
     }
 
-    /// Stops every role: listeners first, then broker checkpoints, then meta state.
+    /// Stops every role: listeners first, then the delay store, broker checkpoints, and last
+    /// the meta state.
     pub async fn shutdown(self) {
         self.shutdown.cancel();
+        self.delay.stop().await;
         self.broker.stop().await;
         self.meta.stop().await;
     }
