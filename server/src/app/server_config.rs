@@ -129,3 +129,17 @@ mod tests {
         assert!(toml::from_str::<ServerConfig>("[broker]\nnope = 1\n").is_err());
     }
 }
+
+#[cfg(test)]
+mod checked_in_file {
+    use super::*;
+
+    /// `server/qmq-server.toml` documents every key with its default; keep them in step.
+    #[test]
+    fn checked_in_config_file_holds_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("qmq-server.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let config: ServerConfig = toml::from_str(&text).unwrap();
+        assert_eq!(config, ServerConfig::default());
+    }
+}
