@@ -10,5 +10,6 @@ pub mod config;
 pub mod delay;
 pub mod meta;
 pub mod net;
+pub mod registration;
 
 pub use app::standalone;

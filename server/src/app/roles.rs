@@ -12,10 +12,11 @@ use tracing::info;
 use super::server_config::ServerConfig;
 use qmq_core::client::HostPort;
 
-use crate::broker::{Broker, registration};
+use crate::broker::Broker;
 use crate::delay::DelayServer;
 use crate::meta::{MetaServer, advertised_address, serve_http};
 use crate::net;
+use crate::registration;
 
 /// Why a role could not start.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +67,13 @@ pub async fn bind(what: &'static str, host: &str, port: u16) -> Result<TcpListen
     TcpListener::bind(&addr)
         .await
         .map_err(|source| StartError::Bind { what, addr, source })
+}
+
+fn host_port(addr: SocketAddr) -> Result<HostPort, StartError> {
+    HostPort::new(addr.ip().to_string(), addr.port()).map_err(|e| StartError::MetaUnreachable {
+        url: addr.to_string(),
+        reason: e.to_string(),
+    })
 }
 
 fn port_of(listener: &TcpListener) -> u16 {
@@ -174,8 +182,9 @@ impl BrokerRole {
         let address = format!("{}:{port}", config.advertised_host());
         // Registration stops only after the listener, so meta hears OFFLINE last.
         let registration_token = CancellationToken::new();
+        let meta = host_port(meta_tcp)?;
         let registration = tokio::spawn(registration::run(
-            meta_tcp,
+            meta,
             broker.registration(address),
             registration_token.clone(),
         ));
@@ -245,12 +254,7 @@ impl DelayRole {
                 .await
                 .map_err(|e| StartError::Task(e.to_string()))??;
         let port = port_of(&listener);
-        let meta = HostPort::new(meta_tcp.ip().to_string(), meta_tcp.port()).map_err(|e| {
-            StartError::MetaUnreachable {
-                url: meta_tcp.to_string(),
-                reason: e.to_string(),
-            }
-        })?;
+        let meta = host_port(meta_tcp)?;
         server.start(
             meta,
             format!("{}:{port}", config.advertised_host()),

@@ -1,8 +1,5 @@
 //! The broker layer's error type.
 
-use std::io;
-use std::net::SocketAddr;
-
 use qmq_core::protocol::ProtocolError;
 
 use super::store::StoreError;
@@ -26,25 +23,6 @@ pub enum BrokerError {
         /// The codec's error.
         #[source]
         source: ProtocolError,
-    },
-    /// Talking to the meta server failed.
-    #[error("{op} failed talking to meta at {addr}")]
-    Meta {
-        /// What was being done.
-        op: &'static str,
-        /// The meta server's address.
-        addr: SocketAddr,
-        /// The underlying error.
-        #[source]
-        source: io::Error,
-    },
-    /// The meta server answered with a non-success code.
-    #[error("meta at {addr} answered {code}")]
-    MetaRejected {
-        /// The meta server's address.
-        addr: SocketAddr,
-        /// The response code.
-        code: i16,
     },
     /// A blocking store task panicked or was cancelled.
     #[error("store task failed")]

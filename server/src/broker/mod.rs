@@ -6,17 +6,15 @@
 //! - [`consumer`] holds the consumer semantics (spec §4–§6) over the store.
 //! - [`handler`] has one file per command; [`Broker`] dispatches to them as a
 //!   [`crate::net::FrameHandler`].
-//! - [`registration`] keeps the broker registered with meta.
+//! - [`crate::registration`] keeps the broker registered with meta.
 
 pub mod config;
 pub mod consumer;
 pub mod error;
 pub mod handler;
-pub mod registration;
 mod role;
 pub mod store;
 
 pub use config::{BrokerConfig, FlushMode};
 pub use error::BrokerError;
-pub use registration::Registration;
 pub use role::{Broker, STORE_DIR};

@@ -11,9 +11,10 @@ use super::config::BrokerConfig;
 use super::consumer::ConsumerManager;
 use super::error::BrokerError;
 use super::handler;
-use super::registration::Registration;
 use super::store::{Background, Store};
 use crate::net::FrameHandler;
+use crate::registration::Registration;
+use qmq_core::protocol::BrokerRole;
 
 /// Name of the store directory inside the data directory.
 pub const STORE_DIR: &str = "broker";
@@ -99,7 +100,8 @@ impl Broker {
     pub fn registration(&self, broker_address: impl Into<String>) -> Registration {
         Registration {
             group_name: self.inner.config.group_name.clone(),
-            broker_address: broker_address.into(),
+            address: broker_address.into(),
+            role: BrokerRole::Master,
             heartbeat_interval: self.inner.config.meta_heartbeat_interval(),
         }
     }

@@ -5,7 +5,7 @@
 //! load, dispatch, expire), behind a [`Dispatcher`]; [`broker_dispatcher`] is the real one
 //! (routes from meta, SEND_MESSAGE v7 to brokers). On the wire: [`handler`] (SEND_MESSAGE from
 //! delay producers), [`server::DelayServer`] (the role as a `net::FrameHandler`) and
-//! [`registration`] (BROKER_REGISTER as DELAY_MASTER).
+//! [`crate::registration`] (BROKER_REGISTER as DELAY_MASTER).
 //!
 //! Invariants worth naming:
 //! - A message is acknowledged only after it is in the message log (fsynced first under
@@ -23,7 +23,6 @@ pub mod dispatcher;
 pub mod error;
 pub mod handler;
 pub mod message;
-pub mod registration;
 pub mod scheduler;
 pub mod server;
 pub mod store;

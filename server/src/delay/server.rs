@@ -25,9 +25,10 @@ use super::clock::{Clock, SystemClock};
 use super::config::DelayConfig;
 use super::error::DelayError;
 use super::handler;
-use super::registration::{self, DelayRegistration};
 use super::scheduler::DelayScheduler;
 use crate::net::FrameHandler;
+use crate::registration::{self, Registration};
+use qmq_core::protocol::BrokerRole;
 
 /// Name of the store directory inside the data directory.
 pub const STORE_DIR: &str = "delay";
@@ -102,9 +103,10 @@ impl DelayServer {
         let run = tokio::spawn(async move { scheduler.run(token).await });
         let registration = tokio::spawn(registration::run(
             meta,
-            DelayRegistration {
+            Registration {
                 group_name: self.inner.config.group_name.clone(),
                 address,
+                role: BrokerRole::DelayMaster,
                 heartbeat_interval: self.inner.config.meta_heartbeat_interval(),
             },
             self.inner.registration.clone(),
