@@ -4,6 +4,7 @@ mod consumer;
 mod consumer_client;
 mod consumer_scale;
 mod consumer_support;
+mod delay;
 mod producer;
 mod producer_support;
 mod producer_throughput;

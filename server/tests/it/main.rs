@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod broker_e2e;
+mod delay_e2e;
 mod meta_e2e;
 mod restart;
 mod roles_e2e;
