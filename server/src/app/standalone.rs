@@ -15,6 +15,7 @@ pub struct StandaloneServer {
     pub ports: BoundPorts,
     config: ServerConfig,
     shutdown: CancellationToken,
+    meta_shutdown: CancellationToken,
     meta: MetaRole,
     broker: BrokerRole,
     delay: DelayRole,
@@ -34,7 +35,9 @@ impl StandaloneServer {
         let broker_listener = bind("broker", &host, config.broker.port).await?;
         let delay_listener = bind("delay", &host, config.delay.port).await?;
         let shutdown = CancellationToken::new();
-        let meta = MetaRole::start(&config, http, tcp, &shutdown).await?;
+        // Meta stops last, so broker and delay can still say OFFLINE to it.
+        let meta_shutdown = CancellationToken::new();
+        let meta = MetaRole::start(&config, http, tcp, &meta_shutdown).await?;
         let meta_tcp = SocketAddr::from(([127, 0, 0, 1], meta.tcp_port));
         let meta_tcp = match host.parse::<std::net::IpAddr>() {
             Ok(ip) if !ip.is_unspecified() => SocketAddr::new(ip, meta.tcp_port),
@@ -63,6 +66,7 @@ impl StandaloneServer {
             ports,
             config,
             shutdown,
+            meta_shutdown,
             meta,
             broker,
             delay,
@@ -92,6 +96,7 @@ impl StandaloneServer {
         self.shutdown.cancel();
         self.delay.stop().await;
         self.broker.stop().await;
+        self.meta_shutdown.cancel();
         self.meta.stop().await;
     }
 }
