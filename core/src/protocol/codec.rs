@@ -18,21 +18,25 @@ pub struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     /// Starts reading at the first byte of `buf`.
+    #[inline]
     pub fn new(buf: &'a [u8]) -> Self {
         Self { buf, pos: 0 }
     }
 
     /// Bytes consumed so far.
+    #[inline]
     pub fn position(&self) -> usize {
         self.pos
     }
 
     /// Bytes not yet consumed.
+    #[inline]
     pub fn remaining(&self) -> usize {
         self.buf.len() - self.pos
     }
 
     /// Whether every byte has been consumed.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.remaining() == 0
     }
@@ -41,21 +45,38 @@ impl<'a> Reader<'a> {
     ///
     /// # Errors
     /// [`ProtocolError::Truncated`] when fewer than `n` bytes are left.
+    #[inline]
     pub fn bytes(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], ProtocolError> {
-        let available = self.remaining();
-        if n > available {
-            return Err(ProtocolError::Truncated {
-                field,
-                offset: self.pos,
-                needed: n,
-                available,
-            });
+        match self.buf.get(self.pos..).and_then(|rest| rest.get(..n)) {
+            Some(taken) => {
+                self.pos += n;
+                Ok(taken)
+            }
+            None => Err(self.truncated(field, n)),
         }
-        let start = self.pos;
-        self.pos += n;
-        Ok(&self.buf[start..self.pos])
     }
 
+    // Kept out of line so the happy path of every read stays a compare and a slice.
+    #[cold]
+    #[inline(never)]
+    fn truncated(&self, field: &'static str, needed: usize) -> ProtocolError {
+        ProtocolError::Truncated {
+            field,
+            offset: self.pos,
+            needed,
+            available: self.remaining(),
+        }
+    }
+
+    /// How many entries to reserve for a list whose untrusted count prefix says `count`, when
+    /// each entry takes at least `min_entry_len` bytes on the wire: never more than the bytes
+    /// left could hold, so a tiny body cannot make the decoder allocate megabytes up front.
+    #[inline]
+    pub fn capacity_for(&self, count: usize, min_entry_len: usize) -> usize {
+        count.min(self.remaining() / min_entry_len.max(1))
+    }
+
+    #[inline]
     fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], ProtocolError> {
         let slice = self.bytes(N, field)?;
         let mut out = [0u8; N];
@@ -67,6 +88,7 @@ impl<'a> Reader<'a> {
     ///
     /// # Errors
     /// [`ProtocolError::Truncated`] at the end of the input.
+    #[inline]
     pub fn i8(&mut self, field: &'static str) -> Result<i8, ProtocolError> {
         Ok(i8::from_be_bytes(self.array(field)?))
     }
@@ -75,6 +97,7 @@ impl<'a> Reader<'a> {
     ///
     /// # Errors
     /// [`ProtocolError::Truncated`] at the end of the input.
+    #[inline]
     pub fn bool(&mut self, field: &'static str) -> Result<bool, ProtocolError> {
         Ok(self.i8(field)? != 0)
     }
@@ -83,6 +106,7 @@ impl<'a> Reader<'a> {
     ///
     /// # Errors
     /// [`ProtocolError::Truncated`] at the end of the input.
+    #[inline]
     pub fn i16(&mut self, field: &'static str) -> Result<i16, ProtocolError> {
         Ok(i16::from_be_bytes(self.array(field)?))
     }
@@ -91,6 +115,7 @@ impl<'a> Reader<'a> {
     ///
     /// # Errors
     /// [`ProtocolError::Truncated`] at the end of the input.
+    #[inline]
     pub fn i32(&mut self, field: &'static str) -> Result<i32, ProtocolError> {
         Ok(i32::from_be_bytes(self.array(field)?))
     }
@@ -99,6 +124,7 @@ impl<'a> Reader<'a> {
     ///
     /// # Errors
     /// [`ProtocolError::Truncated`] at the end of the input.
+    #[inline]
     pub fn i64(&mut self, field: &'static str) -> Result<i64, ProtocolError> {
         Ok(i64::from_be_bytes(self.array(field)?))
     }
@@ -107,6 +133,7 @@ impl<'a> Reader<'a> {
     ///
     /// # Errors
     /// [`ProtocolError::NegativeLength`] or [`ProtocolError::Truncated`].
+    #[inline]
     pub fn str16_bytes(&mut self, field: &'static str) -> Result<&'a [u8], ProtocolError> {
         let offset = self.pos;
         let len = self.i16(field)?;
@@ -122,6 +149,7 @@ impl<'a> Reader<'a> {
     ///
     /// # Errors
     /// As [`Reader::str16_bytes`], plus [`ProtocolError::InvalidUtf8`].
+    #[inline]
     pub fn str16_ref(&mut self, field: &'static str) -> Result<&'a str, ProtocolError> {
         let offset = self.pos + 2;
         let raw = self.str16_bytes(field)?;
@@ -132,6 +160,7 @@ impl<'a> Reader<'a> {
     ///
     /// # Errors
     /// As [`Reader::str16_ref`].
+    #[inline]
     pub fn str16(&mut self, field: &'static str) -> Result<String, ProtocolError> {
         self.str16_ref(field).map(str::to_owned)
     }
@@ -140,6 +169,7 @@ impl<'a> Reader<'a> {
     ///
     /// # Errors
     /// [`ProtocolError::NegativeLength`] or [`ProtocolError::Truncated`].
+    #[inline]
     pub fn bytes32(&mut self, field: &'static str) -> Result<&'a [u8], ProtocolError> {
         let offset = self.pos;
         let len = self.i32(field)?;

@@ -59,6 +59,20 @@ fn send_message_golden() {
     assert_eq!(msg.attr("orderId"), Some("42"));
     assert_eq!(msg.attr(names::attr::APP_CODE), Some("demo"));
     assert_eq!(msg.attr(names::attr::EXPIRE_TIME), Some("1559548659000"));
+    // The borrowed view decodes the same record identically, without the owned path's copies.
+    let (rec, used) = RecordRef::decode(&f.body).unwrap();
+    assert_eq!(used, f.body.len());
+    assert!(rec.crc_matches());
+    assert_eq!(rec.crc(), 0xd92f_a6e6);
+    assert_eq!(rec.record(), &raw.record[..]);
+    let view = rec.message();
+    assert_eq!(view.subject(), "order.changed");
+    assert_eq!(view.message_id(), "190603.154239.10.0.0.1.3316.0");
+    assert_eq!(view.tags(), ["paid"]);
+    assert_eq!(view.attr("orderId"), Some("42"));
+    assert_eq!(view.payload(), &raw.payload()[..]);
+    assert_eq!(view.to_message(), msg);
+    assert_eq!(raw.clone().into_message().unwrap(), msg);
     // Re-encoding the decoded message (not the raw bytes) reproduces the frame, CRC included.
     let again = reencode(&f.header, |b| {
         SendMessageRequest::encode_messages(&[msg], b)
@@ -78,6 +92,9 @@ fn delay_send_golden() {
     let req = SendMessageRequest::decode(&f.body).unwrap();
     let msg = req.messages[0].to_message().unwrap();
     assert!(req.messages[0].crc_matches());
+    let (rec, _) = RecordRef::decode(&f.body).unwrap();
+    assert!(rec.crc_matches() && rec.message().is_delay());
+    assert_eq!(rec.message().to_message(), msg);
     assert!(msg.header.is_delay());
     assert_eq!(msg.header.expire_or_schedule_time, 4_102_444_800_000);
     assert!(msg.header.tags.is_empty());

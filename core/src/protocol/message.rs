@@ -13,6 +13,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::codec::{Reader, check_str16, put_str16, str16_len};
 use super::error::ProtocolError;
+use super::message_ref::{HeaderRef, MessageRef, parse_attrs, read_attrs_block};
 
 /// Flag bit 0: "low reliability" (Java never sets it).
 pub const FLAG_LOW_RELIABILITY: u8 = 1;
@@ -59,49 +60,9 @@ impl MessageHeader {
         payload: &[u8],
     ) -> Result<(Self, std::ops::Range<usize>, usize), ProtocolError> {
         let mut r = Reader::new(payload);
-        let header = Self::read(&mut r)?;
-        let attrs_len_at = r.position();
-        let attrs_len = r.i32("attrsLen")?;
-        let attrs_len = usize::try_from(attrs_len).map_err(|_| ProtocolError::NegativeLength {
-            field: "attrsLen",
-            offset: attrs_len_at,
-            length: i64::from(attrs_len),
-        })?;
-        let start = r.position();
-        r.bytes(attrs_len, "attrs")?;
-        Ok((header, start..start + attrs_len, r.position()))
-    }
-
-    fn read(r: &mut Reader<'_>) -> Result<Self, ProtocolError> {
-        let flag = r.i8("flag")? as u8;
-        let created_time = r.i64("createdTime")?;
-        let expire_or_schedule_time = r.i64("expireTime")?;
-        let subject = r.str16("subject")?;
-        let message_id = r.str16("messageId")?;
-        let mut tags = Vec::new();
-        if flag & FLAG_TAGS != 0 {
-            let at = r.position();
-            let count = r.i8("tagCount")?;
-            if count < 0 {
-                return Err(ProtocolError::NegativeLength {
-                    field: "tagCount",
-                    offset: at,
-                    length: i64::from(count),
-                });
-            }
-            tags.reserve(count as usize);
-            for _ in 0..count {
-                tags.push(r.str16("tag")?);
-            }
-        }
-        Ok(Self {
-            flag,
-            created_time,
-            expire_or_schedule_time,
-            subject,
-            message_id,
-            tags,
-        })
+        let header = HeaderRef::read(&mut r)?.to_header();
+        let (block, start) = read_attrs_block(&mut r)?;
+        Ok((header, start..start + block.len(), r.position()))
     }
 
     fn encoded_len(&self) -> usize {
@@ -133,14 +94,12 @@ impl MessageHeader {
 /// # Errors
 /// Truncation, negative lengths or invalid UTF-8 inside the block.
 pub fn decode_attrs(block: &[u8]) -> Result<Vec<(String, String)>, ProtocolError> {
-    let mut r = Reader::new(block);
-    let mut attrs = Vec::new();
-    while !r.is_empty() {
-        let key = r.str16("attrKey")?;
-        let value = r.str16("attrValue")?;
-        attrs.push((key, value));
-    }
-    Ok(attrs)
+    // Validate the whole block first, borrowing, so the owned list is allocated once and exactly.
+    Ok(parse_attrs(block)?
+        .as_slice()
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect())
 }
 
 /// A fully decoded message: header plus attributes in wire order.
@@ -252,9 +211,8 @@ impl Message {
     /// # Errors
     /// Any malformed field.
     pub fn decode_payload(src: &[u8]) -> Result<(Self, usize), ProtocolError> {
-        let (header, attrs, used) = MessageHeader::decode_payload(src)?;
-        let attrs = decode_attrs(&src[attrs])?;
-        Ok((Self { header, attrs }, used))
+        let (view, used) = MessageRef::decode_payload(src)?;
+        Ok((view.to_message(), used))
     }
 }
 
@@ -339,7 +297,7 @@ impl RawMessage {
         decode_attrs(&self.record[self.attrs.clone()])
     }
 
-    /// Decodes the whole message.
+    /// Decodes the whole message, copying the header (see [`RawMessage::into_message`]).
     ///
     /// # Errors
     /// A malformed attribute block.
@@ -348,6 +306,26 @@ impl RawMessage {
             header: self.header.clone(),
             attrs: self.decode_attrs()?,
         })
+    }
+
+    /// Decodes the whole message, moving the already decoded header instead of cloning it.
+    ///
+    /// # Errors
+    /// A malformed attribute block.
+    pub fn into_message(self) -> Result<Message, ProtocolError> {
+        let attrs = self.decode_attrs()?;
+        Ok(Message {
+            header: self.header,
+            attrs,
+        })
+    }
+
+    /// A borrowed view of the payload, attributes included, without allocating.
+    ///
+    /// # Errors
+    /// A malformed attribute block (the header was validated by [`RawMessage::decode`]).
+    pub fn view(&self) -> Result<MessageRef<'_>, ProtocolError> {
+        MessageRef::decode_payload(&self.record[8..]).map(|(view, _)| view)
     }
 }
 

@@ -1,7 +1,7 @@
 //! The QMQ wire protocol as a pure codec: no I/O, no async, no server types.
 //!
-//! Layout of every frame is in [`frame`]; message records in [`message`]; each command body in
-//! [`command`]. Decoders take byte slices and return the value plus the bytes used; they check
+//! Layout of every frame is in [`frame`]; message records in [`message`], with borrowed,
+//! allocation-free views of them in [`message_ref`]; each command body in [`command`]. Decoders take byte slices and return the value plus the bytes used; they check
 //! every length against the input, so bad bytes yield a [`ProtocolError`], never a panic.
 //! Encoders append to a `BytesMut` and have a matching `encoded_len`.
 //!
@@ -12,6 +12,7 @@ pub mod command;
 pub mod error;
 pub mod frame;
 pub mod message;
+pub mod message_ref;
 pub mod names;
 
 #[cfg(test)]
@@ -32,3 +33,4 @@ pub use command::send_message::{
 pub use error::ProtocolError;
 pub use frame::{Frame, Header, RequestCode, ResponseCode};
 pub use message::{Message, MessageHeader, RawMessage};
+pub use message_ref::{MessageRef, RecordRef};

@@ -6,9 +6,9 @@ use proptest::prelude::*;
 use qmq_core::protocol::frame::{DEFAULT_MAX_FRAME_LEN, VERSION_7, VERSION_8, VERSION_9};
 use qmq_core::protocol::{
     AckRequest, BrokerAcquireMetaRequest, BrokerAcquireMetaResponse, BrokerRegisterRequest,
-    ClientRegisterRequest, ConsumeManageRequest, Frame, Header, Message, MetaInfoResponse,
-    PullMessageResponse, PullRequest, RawMessage, RequestCode, SendMessageRequest,
-    SendMessageResponse,
+    ClientRegisterRequest, ConsumeManageRequest, Frame, Header, Message, MessageRef,
+    MetaInfoResponse, PullMessageResponse, PullRequest, RawMessage, RecordRef, RequestCode,
+    SendMessageRequest, SendMessageResponse,
 };
 
 use crate::strategies::*;
@@ -51,7 +51,17 @@ proptest! {
         let (payload_msg, payload_used) = Message::decode_payload(&raw.payload()).expect("payload");
         prop_assert_eq!(payload_used, msg.payload_len());
         prop_assert_eq!(&payload_msg, &msg);
-        prop_assert_eq!(RawMessage::from_payload(raw.crc(), &raw.payload()).expect("rebuilds"), raw);
+        let (rec, rec_used) = RecordRef::decode(&record).expect("view decodes");
+        prop_assert_eq!(rec_used, record.len());
+        prop_assert!(rec.crc_matches());
+        prop_assert_eq!(&rec.message().to_message(), &msg);
+        prop_assert_eq!(&raw.view().expect("view of raw"), rec.message());
+        let payload = raw.payload();
+        let (view, view_used) = MessageRef::decode_payload(&payload).expect("payload view");
+        prop_assert_eq!(view_used, msg.payload_len());
+        prop_assert_eq!(view.attrs().len(), msg.attrs.len());
+        prop_assert_eq!(&RawMessage::from_payload(raw.crc(), &raw.payload()).expect("rebuilds"), &raw);
+        prop_assert_eq!(&raw.into_message().expect("moves"), &msg);
     }
 
     #[test]

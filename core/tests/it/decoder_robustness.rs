@@ -8,8 +8,9 @@ use proptest::prelude::*;
 use qmq_core::protocol::frame::{VERSION_7, VERSION_8, VERSION_9};
 use qmq_core::protocol::{
     AckRequest, BrokerAcquireMetaRequest, BrokerAcquireMetaResponse, BrokerRegisterRequest,
-    ClientRegisterRequest, ConsumeManageRequest, Frame, Message, MetaInfoResponse, ProtocolError,
-    PullMessageResponse, PullRequest, RawMessage, SendMessageRequest, SendMessageResponse,
+    ClientRegisterRequest, ConsumeManageRequest, Frame, Message, MessageRef, MetaInfoResponse,
+    ProtocolError, PullMessageResponse, PullRequest, RawMessage, RecordRef, SendMessageRequest,
+    SendMessageResponse,
 };
 
 use crate::strategies::*;
@@ -50,6 +51,17 @@ fn check_body(body: &Bytes, header_version: i16) {
             }
         }
     }
+    // The borrowed view accepts exactly what the owned path accepts, with the same errors.
+    let owned =
+        RawMessage::decode(body).and_then(|(raw, used)| Ok((raw.crc(), raw.to_message()?, used)));
+    let view =
+        RecordRef::decode(body).map(|(rec, used)| (rec.crc(), rec.message().to_message(), used));
+    assert_eq!(view, owned, "record view agrees with RawMessage");
+    assert_eq!(
+        MessageRef::decode_payload(body).map(|(v, used)| (v.to_message(), used)),
+        Message::decode_payload(body),
+        "payload view agrees with Message"
+    );
     for version in [VERSION_7, VERSION_8, VERSION_9, header_version] {
         assert_reencodes(
             PullRequest::decode(body, version),

@@ -244,7 +244,8 @@ impl ClientRegisterRequest {
                 length: i64::from(count),
             });
         }
-        let mut entries = Vec::with_capacity(count as usize);
+        // The count is untrusted: reserve no more than the body can hold (two empty str16s).
+        let mut entries = Vec::with_capacity(r.capacity_for(count as usize, 4));
         for _ in 0..count {
             entries.push((r.str16("key")?, r.str16("value")?));
         }
@@ -337,7 +338,9 @@ impl MetaInfoResponse {
                 length: i64::from(count),
             });
         }
-        let mut broker_groups = Vec::with_capacity(count as usize);
+        // The count is untrusted: reserve no more than the body can hold (two empty str16s,
+        // i64 updateTime, i8 brokerState).
+        let mut broker_groups = Vec::with_capacity(r.capacity_for(count as usize, 2 + 2 + 8 + 1));
         for _ in 0..count {
             broker_groups.push(BrokerGroupInfo {
                 group_name: r.str16("groupName")?,
@@ -418,6 +421,32 @@ mod tests {
                 value: 9
             })
         ));
+    }
+
+    #[test]
+    fn huge_counts_in_tiny_bodies_reserve_by_remaining_bytes() {
+        // i16::MAX entries announced, none present: must fail fast without reserving 1.5 MB.
+        let err = ClientRegisterRequest::decode(&[0x7f, 0xff]).unwrap_err();
+        assert!(matches!(err, ProtocolError::Truncated { field: "key", .. }));
+        let mut body = BytesMut::new();
+        body.put_i64(0);
+        put_str16(&mut body, "s");
+        put_str16(&mut body, "g");
+        body.put_i8(0);
+        body.put_i8(2);
+        body.put_i16(i16::MAX);
+        let err = MetaInfoResponse::decode(&body).unwrap_err();
+        assert!(matches!(
+            err,
+            ProtocolError::Truncated {
+                field: "groupName",
+                ..
+            }
+        ));
+        let r = Reader::new(&[0u8; 10]);
+        assert_eq!(r.capacity_for(i16::MAX as usize, 4), 2);
+        assert_eq!(r.capacity_for(1, 4), 1);
+        assert_eq!(r.capacity_for(5, 0), 5);
     }
 
     #[test]

@@ -113,7 +113,8 @@ impl PullFilter {
                 length: i64::from(count),
             });
         }
-        let mut tags = Vec::with_capacity(count as usize);
+        // The count is untrusted: reserve no more than the body can hold (a str16 takes two bytes).
+        let mut tags = Vec::with_capacity(r.capacity_for(count as usize, 2));
         for _ in 0..count {
             tags.push(r.str16("tag")?);
         }
