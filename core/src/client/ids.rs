@@ -5,12 +5,17 @@
 //!   generator, as in the Java client), starts at 0 and wraps like a Java `int`, so ids stay
 //!   unique within one process even when several clients use different IPs. Servers treat ids
 //!   as opaque strings of at most [`MAX_MESSAGE_ID_LEN`] bytes; ours are at most ~55.
+//!   Formatting the date with chrono costs about a microsecond, so [`MessageIdGenerator::next_id`]
+//!   keeps the `yyMMdd.HHmmss` of the current epoch second in a thread-local cache and formats
+//!   it again only when the second changes (an epoch second always maps to the same local
+//!   fields, so the cache can never be stale within its second).
 //! * Client id: `<hostname>@@<32 lowercase hex>`. It names the owner of a pull log and is the
 //!   group of a broadcast consumer, so two live consumers must never share one:
 //!   [`ClientId::generate`] is unique per instance; [`ClientId::from_seed`] is deterministic for
 //!   callers that want the same id across restarts (the Java client hashes its jar path).
 
-use std::fmt;
+use std::cell::RefCell;
+use std::fmt::{self, Write as _};
 use std::net::{Ipv4Addr, UdpSocket};
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -24,6 +29,14 @@ pub const MAX_MESSAGE_ID_LEN: usize = 100;
 
 /// The process-wide message id counter (Java: `AtomicInteger` from 0, wrapping).
 static MESSAGE_COUNTER: AtomicI32 = AtomicI32::new(0);
+
+/// Length of the `yyMMdd.HHmmss` date part of a message id.
+const DATE_LEN: usize = 13;
+
+thread_local! {
+    /// `(epoch second, its local `yyMMdd.HHmmss`)` of the last id made on this thread.
+    static DATE_CACHE: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
+}
 
 /// Creates message ids for one client; cheap to clone.
 #[derive(Debug, Clone)]
@@ -49,7 +62,41 @@ impl MessageIdGenerator {
 
     /// The next id, stamped with the current local time.
     pub fn next_id(&self) -> String {
-        self.id_at(&Local::now())
+        self.id_at_system_time(SystemTime::now())
+    }
+
+    /// The next id, stamped with `now` in the local time zone, through the per-thread cache of
+    /// the date of the current second.
+    fn id_at_system_time(&self, now: SystemTime) -> String {
+        let Some(second) = now
+            .duration_since(UNIX_EPOCH)
+            .ok()
+            .and_then(|d| i64::try_from(d.as_secs()).ok())
+        else {
+            return self.id_at(&DateTime::<Local>::from(now));
+        };
+        let counter = MESSAGE_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let mut id = String::with_capacity(DATE_LEN + self.middle.len() + 11);
+        DATE_CACHE.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if cache.0 != second {
+                cache.1.clear();
+                match Local.timestamp_opt(second, 0).earliest() {
+                    Some(t) => write!(cache.1, "{}", t.format("%y%m%d.%H%M%S")),
+                    None => write!(
+                        cache.1,
+                        "{}",
+                        DateTime::<Local>::from(now).format("%y%m%d.%H%M%S")
+                    ),
+                }
+                .expect("writing to a String cannot fail");
+                cache.0 = second;
+            }
+            id.push_str(&cache.1);
+        });
+        id.push_str(&self.middle);
+        push_i32(&mut id, counter);
+        id
     }
 
     /// The next id, stamped with `now` (any time zone; the fields are taken as given).
@@ -60,6 +107,27 @@ impl MessageIdGenerator {
         let counter = MESSAGE_COUNTER.fetch_add(1, Ordering::Relaxed);
         format!("{}{}{counter}", now.format("%y%m%d.%H%M%S"), self.middle)
     }
+}
+
+/// Appends `n` in decimal, as `Display` would, without the formatting machinery (which costs
+/// more than the rest of [`MessageIdGenerator::next_id`]).
+fn push_i32(out: &mut String, n: i32) {
+    if n < 0 {
+        out.push('-');
+    }
+    let mut v = n.unsigned_abs();
+    let mut buf = [0u8; 10];
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    // ASCII digits are always UTF-8; the check is a short fast path.
+    out.push_str(std::str::from_utf8(&buf[at..]).unwrap_or_default());
 }
 
 /// The IPv4 address this host is known by: the source address the kernel would use for the
@@ -212,6 +280,49 @@ mod tests {
         assert_eq!(ids.len(), 1000);
         let worst = MessageIdGenerator::with_parts(Ipv4Addr::new(255, 255, 255, 255), u32::MAX);
         assert!(worst.next_id().len() + 10 <= MAX_MESSAGE_ID_LEN);
+    }
+
+    #[test]
+    fn cached_date_follows_the_second_boundary() {
+        let g = MessageIdGenerator::with_parts(Ipv4Addr::new(10, 0, 0, 1), 7);
+        let local_prefix = |t: SystemTime| {
+            format!(
+                "{}.10.0.0.1.7.",
+                DateTime::<Local>::from(t).format("%y%m%d.%H%M%S")
+            )
+        };
+        // 23:59:59.999 → 00:00:00.000 local changes every field of the date.
+        let base = Local
+            .with_ymd_and_hms(2024, 12, 31, 23, 59, 59)
+            .earliest()
+            .unwrap();
+        let before = SystemTime::from(base) + std::time::Duration::from_millis(10);
+        let same = SystemTime::from(base) + std::time::Duration::from_millis(999);
+        let after = SystemTime::from(base) + std::time::Duration::from_millis(1000);
+        let a = g.id_at_system_time(before);
+        let b = g.id_at_system_time(same);
+        let c = g.id_at_system_time(after);
+        assert!(a.starts_with(&local_prefix(before)), "{a}");
+        assert!(b.starts_with(&local_prefix(same)), "{b}");
+        assert!(c.starts_with(&local_prefix(after)), "{c}");
+        assert_ne!(a[..DATE_LEN], c[..DATE_LEN]);
+        // Going back a second (clock step) re-formats too.
+        let d = g.id_at_system_time(before);
+        assert_eq!(a[..DATE_LEN], d[..DATE_LEN]);
+        assert!(d.starts_with(&local_prefix(before)));
+        // And the cached path gives what chrono gives for the current time.
+        let now = SystemTime::now();
+        let e = g.id_at_system_time(now);
+        assert!(e.starts_with(&local_prefix(now)), "{e}");
+    }
+
+    #[test]
+    fn counter_digits_match_display() {
+        for n in [0, 7, 10, 99, 12345, i32::MAX, -1, -10, i32::MIN] {
+            let mut s = String::new();
+            push_i32(&mut s, n);
+            assert_eq!(s, n.to_string());
+        }
     }
 
     #[test]

@@ -1,0 +1,60 @@
+//! One bench consumer: its own client and a listener subscription in the run's consumer
+//! group; the handler records end-to-end latency from the message's send timestamp and acks.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use qmq_core::client::Client;
+use qmq_core::client::consumer::{ConsumeOptions, Handler, Subscription};
+use qmq_core::protocol::Message;
+
+use super::stats::{SENT_AT_KEY, Stats};
+use crate::{CLOSE_DEADLINE, Common};
+
+/// The consumer group of every bench run (each run has its own subject).
+pub const GROUP: &str = "qmq-bench";
+
+/// A running consumer.
+pub struct BenchConsumer {
+    client: Client,
+    subscription: Subscription,
+}
+
+impl BenchConsumer {
+    /// Subscribes a new client to `subject` in [`GROUP`].
+    ///
+    /// # Errors
+    /// The client or the subscription cannot be created.
+    pub fn start(
+        common: &Common,
+        subject: &str,
+        concurrency: usize,
+        stats: Arc<Stats>,
+    ) -> anyhow::Result<Self> {
+        let client = common.client()?;
+        let consumer = client.consumer().context("cannot create a consumer")?;
+        let handler: Handler = Arc::new(move |m: &Message| {
+            stats.on_receive(m.attr(SENT_AT_KEY).and_then(|v| v.parse().ok()));
+            Ok(())
+        });
+        let options = ConsumeOptions {
+            concurrency,
+            ..ConsumeOptions::default()
+        };
+        let subscription = consumer
+            .subscribe(subject, GROUP, options, handler)
+            .context("cannot subscribe")?;
+        Ok(Self {
+            client,
+            subscription,
+        })
+    }
+
+    /// Stops the subscription (flushing its acks, bounded) and closes the client.
+    pub async fn stop(self) {
+        self.subscription.stop();
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.subscription.stopped()).await;
+        let _ = self.client.close_async(CLOSE_DEADLINE).await;
+    }
+}
