@@ -11,8 +11,7 @@ import threading
 import weakref
 from typing import TYPE_CHECKING, Any, List, Optional
 
-from . import _check
-from . import _native
+from . import _check, _native
 from .errors import ClosedError
 
 if TYPE_CHECKING:

@@ -81,7 +81,8 @@ class PullConsumer:
 
 class Subscription:
     """A running listener. ``failures`` counts handler exceptions and ``last_failure`` holds the
-    last traceback (the same text the message's failure reason carries)."""
+    last traceback (the same text the message's failure reason carries). ``group`` is the group
+    on the wire (the client id for broadcast)."""
 
     def __init__(self, subject: str, group: str, handler: Handler, consumer: "Consumer") -> None:
         self.subject = subject
@@ -235,6 +236,7 @@ class Consumer:
         subject, group = subject_group(subject, group, options.broadcast)
         sub = Subscription(subject, group, handler, self)
         sub._ref = self._ref.subscribe(subject, group, options, sub._call)
+        sub.group = sub._ref.group  # the wire group: the client id for broadcast
         with self._lock:
             self._children.append(sub)
         return sub

@@ -26,7 +26,9 @@ use crate::errors;
 pub(crate) fn build(producer: &Producer, obj: &Bound<'_, PyAny>) -> PyResult<ProducerMessage> {
     let py = obj.py();
     let map = |e: ClientError| errors::to_py(py, &e);
-    let subject = obj.getattr(pyo3::intern!(py, "subject"))?;
+    let subject = obj
+        .getattr(pyo3::intern!(py, "subject"))
+        .map_err(|_| errors::type_error("message", "a qmq.Message", obj))?;
     let subject = subject
         .cast::<PyString>()
         .map_err(|_| errors::type_error("Message.subject", "str", &subject))?;
