@@ -38,6 +38,7 @@ BODY = "b" * 100
 def start_server(binary: str, data: str) -> Tuple["subprocess.Popen[bytes]", str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QMQ_")}
     env.setdefault("RUST_LOG", "warn")
+    os.makedirs(data, exist_ok=True)
     proc = subprocess.Popen(
         [
             binary, "standalone", "--data-dir", data, "--host", "127.0.0.1",
@@ -45,6 +46,7 @@ def start_server(binary: str, data: str) -> Tuple["subprocess.Popen[bytes]", str
             "--delay-port", "0",
         ],
         stdout=subprocess.PIPE,
+        stderr=open(os.path.join(data, "server.log"), "wb"),
         env=env,
     )
     ready: List[dict] = []

@@ -153,13 +153,10 @@ impl ProducerRef {
                 let near_full = self.producer.pending() + HEADROOM >= capacity;
                 if near_full && done < i {
                     // Wait for one of ours to complete (frees a slot), then try again.
-                    match wait_for(py, &rx)? {
-                        Some(item) => {
-                            record(&mut results, item);
-                            done += 1;
-                        }
-                        // Unreachable: this function holds a sender until all are queued.
-                        None => {}
+                    // `None` cannot happen: this function holds a sender until all are queued.
+                    if let Some(item) = wait_for(py, &rx)? {
+                        record(&mut results, item);
+                        done += 1;
                     }
                 }
                 let spare = near_full.then(|| m.clone());
