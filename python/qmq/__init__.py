@@ -1,0 +1,53 @@
+"""qmq: a QMQ message-queue client (producer and consumer) over the Rust ``qmq-core``.
+
+Synchronous API: :class:`Producer`, :class:`Consumer`, :class:`Message`. Asyncio API:
+:mod:`qmq.aio` (``await producer.send(msg)``, ``async for msg in consumer.messages(...)``).
+Every behaviour (batching, retries, acks, retry and dead-letter subjects, tags, broadcast,
+at-most-once, idempotence) is implemented once in ``qmq-core`` and shared with the other
+language bindings.
+"""
+
+from __future__ import annotations
+
+from . import aio
+from ._native import __version__
+from .client import Client
+from .consumer import Consumer, PullConsumer, Subscription
+from .errors import (
+    BatchSendError,
+    ClosedError,
+    InvalidArgumentError,
+    QmqError,
+    QueueFullError,
+    SendError,
+)
+from .idempotence import IdempotenceStore, MemoryIdempotenceStore, SqliteIdempotenceStore
+from .message import Message, ReceivedMessage, SendReceipt
+from .producer import Producer
+
+AsyncProducer = aio.Producer
+AsyncConsumer = aio.Consumer
+
+__all__ = [
+    "__version__",
+    "aio",
+    "AsyncConsumer",
+    "AsyncProducer",
+    "BatchSendError",
+    "Client",
+    "ClosedError",
+    "Consumer",
+    "IdempotenceStore",
+    "InvalidArgumentError",
+    "MemoryIdempotenceStore",
+    "Message",
+    "Producer",
+    "PullConsumer",
+    "QmqError",
+    "QueueFullError",
+    "ReceivedMessage",
+    "SendError",
+    "SendReceipt",
+    "SqliteIdempotenceStore",
+    "Subscription",
+]
