@@ -24,6 +24,9 @@ cargo build --workspace --all-targets --locked
 step "test"
 cargo test --workspace --locked -- --test-threads 2
 
+step "python"
+bash ci/python-tests.sh
+
 if [ -d core/fuzz ] && [ "${QMQ_SKIP_FUZZ:-0}" != 1 ]; then
   step "fuzz"
   FUZZ_SECONDS="${FUZZ_SECONDS:-60}" bash ci/fuzz.sh
