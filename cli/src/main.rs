@@ -50,8 +50,17 @@ impl Common {
     /// # Errors
     /// A bad meta URL or app code, or a runtime that cannot start.
     pub fn client(&self) -> anyhow::Result<Client> {
+        self.client_with(|_| {})
+    }
+
+    /// A client for the cluster behind `--meta`, with `tune` applied to its configuration.
+    ///
+    /// # Errors
+    /// As [`Common::client`], or a tuned value the client rejects.
+    pub fn client_with(&self, tune: impl FnOnce(&mut ClientConfig)) -> anyhow::Result<Client> {
         let mut config = ClientConfig::new(self.app_code.clone());
         config.meta.url = self.meta.clone();
+        tune(&mut config);
         Client::new(config).with_context(|| format!("cannot create a client for {}", self.meta))
     }
 }

@@ -40,6 +40,9 @@ pub struct BenchArgs {
     /// Sends in flight per producer (bounded by the producer's queue).
     #[arg(long, default_value_t = 8192)]
     window: usize,
+    /// Runtime worker threads per client (default: the client's, min(CPUs, 4)).
+    #[arg(long)]
+    client_threads: Option<usize>,
     /// After measuring, how long to wait for consumers to drain.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     drain_timeout: Duration,
@@ -83,6 +86,7 @@ pub struct Settings {
     pub consumer_concurrency: usize,
     pub window: usize,
     pub drain_timeout: Duration,
+    pub client_threads: Option<usize>,
     pub subject: String,
     pub json: bool,
 }
@@ -110,6 +114,9 @@ impl BenchArgs {
         }
         if !(1..=MAX_WINDOW).contains(&self.window) {
             bail!("--window must be in 1..={MAX_WINDOW}");
+        }
+        if self.client_threads.is_some_and(|n| !(1..=256).contains(&n)) {
+            bail!("--client-threads must be in 1..=256");
         }
         if self.size > 4 * 1024 * 1024 {
             bail!("--size must be at most 4 MiB, got {}", self.size);
@@ -140,6 +147,7 @@ impl BenchArgs {
             consumer_concurrency: self.consumer_concurrency,
             window: self.window,
             drain_timeout: self.drain_timeout,
+            client_threads: self.client_threads,
             subject,
             json: self.json,
         })

@@ -10,7 +10,7 @@ use qmq_core::client::consumer::{ConsumeOptions, Handler, Subscription};
 use qmq_core::protocol::Message;
 
 use super::stats::{SENT_AT_KEY, Stats};
-use crate::{CLOSE_DEADLINE, Common};
+use crate::CLOSE_DEADLINE;
 
 /// The consumer group of every bench run (each run has its own subject).
 pub const GROUP: &str = "qmq-bench";
@@ -22,17 +22,17 @@ pub struct BenchConsumer {
 }
 
 impl BenchConsumer {
-    /// Subscribes a new client to `subject` in [`GROUP`].
+    /// Subscribes `client` (its own: closing it is this consumer's job) to `subject` in
+    /// [`GROUP`].
     ///
     /// # Errors
-    /// The client or the subscription cannot be created.
+    /// The subscription cannot be created.
     pub fn start(
-        common: &Common,
+        client: Client,
         subject: &str,
         concurrency: usize,
         stats: Arc<Stats>,
     ) -> anyhow::Result<Self> {
-        let client = common.client()?;
         let consumer = client.consumer().context("cannot create a consumer")?;
         let handler: Handler = Arc::new(move |m: &Message| {
             stats.on_receive(m.attr(SENT_AT_KEY).and_then(|v| v.parse().ok()));

@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::bail;
+use qmq_core::client::ClientConfig;
 
 use self::args::BenchArgs;
 use self::consumer::BenchConsumer;
@@ -42,12 +43,18 @@ const POLL: Duration = Duration::from_millis(10);
 pub async fn run(common: &Common, args: BenchArgs) -> anyhow::Result<()> {
     let settings = args.resolve()?;
     let stats = Arc::new(Stats::default());
+    let threads = settings.client_threads;
+    let tuned = move |config: &mut ClientConfig| {
+        if let Some(n) = threads {
+            config.runtime.worker_threads = n;
+        }
+    };
     let stop = Arc::new(AtomicBool::new(false));
 
     let mut consumers = Vec::with_capacity(settings.consumers);
     for _ in 0..settings.consumers {
         consumers.push(BenchConsumer::start(
-            common,
+            common.client_with(tuned)?,
             &settings.subject,
             settings.consumer_concurrency,
             stats.clone(),
@@ -63,7 +70,10 @@ pub async fn run(common: &Common, args: BenchArgs) -> anyhow::Result<()> {
     });
     let mut producers = Vec::with_capacity(settings.producers);
     for _ in 0..settings.producers {
-        producers.push(BenchProducer::start(common, plan.clone())?);
+        producers.push(BenchProducer::start(
+            common.client_with(tuned)?,
+            plan.clone(),
+        ));
     }
 
     tokio::time::sleep(settings.warmup).await;

@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::stats::{SENT_AT_KEY, Stats};
-use crate::{CLOSE_DEADLINE, Common};
+use crate::CLOSE_DEADLINE;
 
 /// A running producer.
 pub struct BenchProducer {
@@ -43,15 +43,11 @@ pub struct Plan {
 const YIELD_EVERY: u64 = 256;
 
 impl BenchProducer {
-    /// Starts a producer with its own client.
-    ///
-    /// # Errors
-    /// The client cannot be created.
-    pub fn start(common: &Common, plan: Arc<Plan>) -> anyhow::Result<Self> {
-        let client = common.client()?;
+    /// Starts a producer on `client` (its own: closing it is this producer's job).
+    pub fn start(client: Client, plan: Arc<Plan>) -> Self {
         let producer = client.producer();
         let task = tokio::spawn(run(producer, plan));
-        Ok(Self { client, task })
+        Self { client, task }
     }
 
     /// Waits for the loop (after `plan.stop` was set) and its last completions, then closes the
