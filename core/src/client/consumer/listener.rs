@@ -127,12 +127,25 @@ impl Dispatcher {
                     None => break,
                 },
             };
+            // A blocking-pool hand-off costs a thread wake-up, so a worker takes its fair share
+            // of what is already queued (never more, so slow handlers still run in parallel).
+            let share = (self.rx.len() / self.concurrency).min(MAX_BATCH - 1);
+            let mut batch = Vec::with_capacity(share + 1);
+            batch.push(pulled);
+            while batch.len() <= share {
+                match self.rx.try_recv() {
+                    Ok(more) => batch.push(more),
+                    Err(_) => break,
+                }
+            }
             let pipeline = self.pipeline.clone();
             let handler = self.handler.clone();
-            // If the runtime is shutting down the closure is dropped: the message stays
-            // unacked and the broker redelivers it.
+            // If the runtime is shutting down the closure is dropped: the messages stay
+            // unacked and the broker redelivers them.
             drop(self.handle.spawn_blocking(move || {
-                process(pulled, &pipeline, &handler);
+                for pulled in batch {
+                    process(pulled, &pipeline, &handler);
+                }
                 drop(permit);
             }));
         }
@@ -144,6 +157,9 @@ impl Dispatcher {
         self.done.cancel();
     }
 }
+
+/// Most messages one blocking-pool task handles in a row.
+const MAX_BATCH: usize = 32;
 
 /// Pipeline, handler and ack of one message (on a blocking thread).
 fn process(pulled: Pulled, pipeline: &Arc<Pipeline>, handler: &Handler) {
