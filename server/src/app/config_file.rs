@@ -28,7 +28,10 @@ pub fn load<T: DeserializeOwned>(path: Option<&Path>) -> Result<T, ConfigError> 
         }
         None => Table::new(),
     };
-    apply_env(&mut table, std::env::vars());
+    apply_env(
+        &mut table,
+        std::env::vars().filter(|(name, _)| is_section_override(name)),
+    );
     let shown = path.map_or_else(|| "<defaults>".to_owned(), |p| p.display().to_string());
     Value::Table(table)
         .try_into()
@@ -36,6 +39,16 @@ pub fn load<T: DeserializeOwned>(path: Option<&Path>) -> Result<T, ConfigError> 
             path: shown,
             reason: e.to_string(),
         })
+}
+
+/// The sections environment variables may override; other `QMQ_*` variables (a client's
+/// `QMQ_META`, a script's own flags) are not the server's and are ignored.
+pub const SECTIONS: [&str; 5] = ["SERVER", "NET", "META", "BROKER", "DELAY"];
+
+fn is_section_override(name: &str) -> bool {
+    name.strip_prefix("QMQ_")
+        .and_then(|rest| rest.split_once('_'))
+        .is_some_and(|(section, _)| SECTIONS.contains(&section))
 }
 
 /// Lays `QMQ_<SECTION>_<KEY>=value` variables over `table` (section and key lower-cased; the
@@ -93,5 +106,14 @@ mod tests {
         assert_eq!(table["broker"]["port"].as_integer(), Some(2));
         assert_eq!(table["broker"]["name"].as_str(), Some("a"));
         assert_eq!(table["meta"]["advertised_host"].as_str(), Some("10.0.0.1"));
+    }
+
+    #[test]
+    fn only_server_sections_are_overridden() {
+        assert!(is_section_override("QMQ_BROKER_PORT"));
+        assert!(is_section_override("QMQ_SERVER_DATA_DIR"));
+        assert!(!is_section_override("QMQ_C_SKIP_VALGRIND"));
+        assert!(!is_section_override("QMQ_META"));
+        assert!(!is_section_override("PATH"));
     }
 }

@@ -54,6 +54,7 @@ impl<H: FrameHandler> Connection<H> {
         let writer_task = tokio::spawn(write_loop(writer, rx, peer));
         let in_flight = Arc::new(Semaphore::new(config.max_in_flight_per_connection));
         let requests = TaskTracker::new();
+        let closed = CancellationToken::new();
         let mut buf = BytesMut::with_capacity(64 * 1024);
         'read: loop {
             loop {
@@ -72,9 +73,22 @@ impl<H: FrameHandler> Connection<H> {
                             };
                             let handler = handler.clone();
                             let tx = tx.clone();
+                            let closed = closed.clone();
                             requests.spawn(async move {
                                 let one_way = frame.header.is_one_way();
-                                let reply = handler.handle(frame, peer).await;
+                                let is_pull =
+                                    frame.header.code == RequestCode::PullMessage.as_i16();
+                                let handling = handler.handle(frame, peer);
+                                // A parked long poll whose client is gone must not take messages
+                                // it can never deliver; roles' pull paths are cancel-safe.
+                                let reply = if is_pull {
+                                    tokio::select! {
+                                        reply = handling => reply,
+                                        () = closed.cancelled() => None,
+                                    }
+                                } else {
+                                    handling.await
+                                };
                                 if let (Some(reply), false) = (reply, one_way) {
                                     let _ = tx.send(reply);
                                 }
@@ -112,6 +126,7 @@ impl<H: FrameHandler> Connection<H> {
                 }
             }
         }
+        closed.cancel();
         requests.close();
         requests.wait().await;
         drop(tx);

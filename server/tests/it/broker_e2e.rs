@@ -199,3 +199,42 @@ async fn ack_gap_sends_the_gap_to_the_retry_subject() {
     );
     assert!(c.pull(&pull_request("r", "g", "c", 10, 0)).await.is_none());
 }
+
+#[tokio::test]
+async fn a_long_poll_of_a_departed_client_takes_no_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(dir.path(), &[]);
+    let mut gone = TestClient::connect(server.broker()).await;
+    assert!(
+        gone.pull(&pull_request("dep", "g", "gone", 1, 0))
+            .await
+            .is_none()
+    );
+    // Park a long poll, then hang up while it waits.
+    let mut body = bytes::BytesMut::new();
+    pull_request("dep", "g", "gone", 10, 20_000).encode(9, &mut body);
+    let mut frame = bytes::BytesMut::new();
+    qmq_core::protocol::Frame::new(
+        qmq_core::protocol::Header::request(qmq_core::protocol::RequestCode::PullMessage, 9, 1),
+        body.freeze(),
+    )
+    .encode(&mut frame);
+    gone.write_raw(&frame).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(gone);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let mut c = TestClient::connect(server.broker()).await;
+    assert!(
+        c.send(&[message("dep", "m", &[], &[])])
+            .await
+            .failures
+            .is_empty()
+    );
+    let got = pull_n(&mut c, "dep", "g", "other", 1).await;
+    assert_eq!(
+        got.len(),
+        1,
+        "the message went to a live consumer, not the departed one"
+    );
+}
