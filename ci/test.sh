@@ -24,6 +24,12 @@ cargo build --workspace --all-targets --locked
 step "test"
 cargo test --workspace --locked -- --test-threads 2
 
+step "C header"
+bash ci/check-header.sh
+
+step "C"
+bash ci/c-tests.sh
+
 step "python"
 bash ci/python-tests.sh
 
