@@ -48,6 +48,8 @@ namespace Qmq
         /// Set after a failed send: why it failed.
         public QmqException SendError { get; internal set; }
 
+        internal bool IsSent { get { return _sent; } }
+
         internal void MarkSent()
         {
             _sent = true;

@@ -68,6 +68,7 @@ namespace Qmq
         private void StartSend(Message message, Action<Message> onSuccess, Action<Message> onFailed, TaskCompletionSource<Message> tcs)
         {
             if (message == null) throw new ArgumentNullException("message");
+            if (message.IsSent) throw new InvalidOperationException("the message was already sent");
             var state = new SendState { Message = message, OnSuccess = onSuccess, OnFailed = onFailed, Tcs = tcs, Client = _client.Handle };
             DateTime deadline = DateTime.MinValue;
             int spins = 0;
@@ -106,7 +107,6 @@ namespace Qmq
                 GCHandle gh = GCHandle.FromIntPtr(userData);
                 s = (SendState)gh.Target;
                 gh.Free();
-                s.Client.Exit();
                 if (result != IntPtr.Zero)
                 {
                     IntPtr p; UIntPtr l;
@@ -127,6 +127,12 @@ namespace Qmq
             catch (Exception e)
             {
                 if (s != null && s.Tcs != null) s.Tcs.TrySetException(e);
+            }
+            finally
+            {
+                // The AddRef taken by StartSend: after this the client may be freed (from here,
+                // if the provider was disposed meanwhile; qmq_client_free never blocks).
+                if (s != null) { try { s.Client.Exit(); } catch (Exception) { } }
             }
         }
 
