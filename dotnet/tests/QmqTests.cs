@@ -220,6 +220,61 @@ namespace Qmq.Tests
         }
 
         [Test]
+        public void AbandonedProducerStillCompletesEverySend()
+        {
+            // No Dispose: the provider becomes garbage with sends in flight. Every send keeps
+            // the client handle AddRef'd until its completion, so the finalizer cannot free it
+            // under the library, and every callback runs exactly once.
+            const int N = 2000;
+            int done = 0;
+            var all = new ManualResetEventSlim();
+            SendAndDrop(N, () => { if (Interlocked.Increment(ref done) == N) all.Set(); });
+            for (int i = 0; i < 5; i++) { GC.Collect(); GC.WaitForPendingFinalizers(); }
+            Assert.IsTrue(all.Wait(TimeSpan.FromSeconds(60)), "completed " + done);
+            Thread.Sleep(200);
+            Assert.AreEqual(N, Volatile.Read(ref done));
+        }
+
+        static void SendAndDrop(int n, Action onDone)
+        {
+            var p = new MessageProducerProvider(Url, "dotnet-test");
+            string subject = NewSubject("drop");
+            for (int i = 0; i < n; i++) p.Send(p.GenerateMessage(subject), m => onDone(), m => onDone());
+        }
+
+        [Test]
+        public void DisposeDuringSendsCompletesThemAll()
+        {
+            const int N = 2000;
+            var p = new MessageProducerProvider(Url, "dotnet-test");
+            string subject = NewSubject("dispose");
+            var tasks = new List<Task<Message>>();
+            for (int i = 0; i < N; i++) tasks.Add(p.SendAsync(p.GenerateMessage(subject)));
+            p.Dispose();
+            try { Task.WaitAll(tasks.ToArray(), TimeSpan.FromSeconds(60)); } catch (AggregateException) { }
+            foreach (var t in tasks)
+            {
+                Assert.IsTrue(t.IsCompleted);
+                if (t.IsFaulted) Assert.IsInstanceOf<QmqException>(t.Exception.InnerException);
+            }
+        }
+
+        [Test]
+        public void LogSinkCanBeSetAndCleared()
+        {
+            int n = 0;
+            try { QmqLog.SetSink((lvl, target, msg) => Interlocked.Increment(ref n), QmqLogLevel.Debug); }
+            catch (QmqException e) { Assert.AreEqual(QmqErrorCode.LogSinkUnavailable, e.Code); return; }
+            using (var p = new MessageProducerProvider(Url, "dotnet-test"))
+                p.SendAsync(p.GenerateMessage(NewSubject("log"))).Wait(TimeSpan.FromSeconds(30));
+            QmqLog.SetSink(null);
+            int after = Volatile.Read(ref n);
+            Thread.Sleep(100);
+            Assert.AreEqual(after, Volatile.Read(ref n), "sink called after it was cleared");
+            Console.WriteLine("log records forwarded: {0}", after);
+        }
+
+        [Test]
         public void HundredThousandMessagesWithCallbacks()
         {
             const int N = 100000;
