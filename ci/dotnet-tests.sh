@@ -34,13 +34,14 @@ cp "$LIB/libqmq_ffi.so" "$OUT/bin/"
 echo "dotnet-tests: built Qmq.dll and Qmq.Tests.dll"
 
 DATA=$(mktemp -d)
+FRESH=$(mktemp -d)
 SERVER_PID=""
 cleanup() {
   if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
     kill "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
   fi
-  rm -rf "$DATA"
+  rm -rf "$DATA" "$FRESH" "$ROOT/dotnet/pack"
 }
 trap cleanup EXIT
 
@@ -84,19 +85,19 @@ PACK="$ROOT/dotnet/pack"
 rm -rf "$PACK" && mkdir -p "$PACK/lib/netstandard2.0" "$PACK/runtimes/linux-x64/native"
 cp "$OUT/bin/Qmq.dll" "$PACK/lib/netstandard2.0/"
 cp "$LIB/libqmq_ffi.so" "$PACK/runtimes/linux-x64/native/"
-mkdir -p "$OUT/nupkg" "$OUT/fresh"
+mkdir -p "$OUT/nupkg"
 smoke() {
   nuget pack dotnet/Qmq.nuspec -OutputDirectory "$OUT/nupkg" -NonInteractive >"$OUT/pack.log" 2>&1 || { cat "$OUT/pack.log"; return 1; }
   ls "$OUT/nupkg"
-  (cd "$OUT/fresh" && nuget install Qmq -Source "$OUT/nupkg" -OutputDirectory pkgs -NonInteractive) >"$OUT/install.log" 2>&1 \
+  (cd "$FRESH" && nuget install Qmq -Source "$OUT/nupkg" -OutputDirectory pkgs -NonInteractive) >"$OUT/install.log" 2>&1 \
     || { cat "$OUT/install.log"; return 1; }
   local pkg
-  pkg=$(ls -d "$OUT/fresh/pkgs"/Qmq.* | head -1)
+  pkg=$(ls -d "$FRESH/pkgs"/Qmq.* | head -1)
   test -f "$pkg/lib/netstandard2.0/Qmq.dll"
   test -f "$pkg/runtimes/linux-x64/native/libqmq_ffi.so"
-  cp "$pkg/lib/netstandard2.0/Qmq.dll" "$OUT/fresh/"
-  "${MCS[@]}" -r:"$OUT/fresh/Qmq.dll" -out:"$OUT/fresh/Smoke.exe" dotnet/examples/Smoke/Program.cs
-  LD_LIBRARY_PATH="$pkg/runtimes/linux-x64/native" mono "$OUT/fresh/Smoke.exe" "$QMQ_META_URL"
+  cp "$pkg/lib/netstandard2.0/Qmq.dll" "$FRESH/"
+  "${MCS[@]}" -r:"$FRESH/Qmq.dll" -out:"$FRESH/Smoke.exe" dotnet/examples/Smoke/Program.cs
+  LD_LIBRARY_PATH="$pkg/runtimes/linux-x64/native" mono "$FRESH/Smoke.exe" "$QMQ_META_URL"
 }
 if smoke; then passed=$((passed + 1)); echo "ok   nuget-smoke"; else failed=$((failed + 1)); echo "FAIL nuget-smoke"; fi
 rm -rf "$PACK"
