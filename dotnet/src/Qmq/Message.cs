@@ -12,7 +12,7 @@ namespace Qmq
     {
         internal readonly MessageHandle Handle = new MessageHandle();
         private readonly string _subject;
-        private readonly string _messageId;
+        private string _messageId;
         private volatile bool _sent;
 
         internal Message(Client client, string subject)
@@ -30,18 +30,32 @@ namespace Qmq
             Native.Check(err);
             Handle.Set(raw);
             _subject = subject;
-            IntPtr p = Handle.Enter();
-            try
-            {
-                IntPtr ip; UIntPtr il;
-                Native.Check(Native.qmq_message_id(p, out ip, out il));
-                _messageId = Native.Str(ip, il);
-            }
-            finally { Handle.Exit(); }
         }
 
         public string Subject { get { return _subject; } }
-        public string MessageId { get { return _messageId; } }
+
+        /// The QMQ message id. Read from the native message on first use; a message sent before
+        /// it was read gets it from the send result (so after a failed send it is null unless it
+        /// was read before sending).
+        public string MessageId
+        {
+            get
+            {
+                if (_messageId != null || _sent) return _messageId;
+                IntPtr p = Handle.Enter();
+                try
+                {
+                    IntPtr ip; UIntPtr il;
+                    Native.Check(Native.qmq_message_id(p, out ip, out il));
+                    _messageId = Native.Str(ip, il);
+                }
+                finally { Handle.Exit(); }
+                return _messageId;
+            }
+            internal set { if (_messageId == null) _messageId = value; }
+        }
+
+        internal bool HasMessageId { get { return _messageId != null; } }
 
         /// Set after a successful send: the broker group that stored the message.
         public string BrokerGroup { get; internal set; }
@@ -66,16 +80,30 @@ namespace Qmq
         {
             if (key == null) throw new ArgumentNullException("key");
             if (value == null) throw new ArgumentNullException("value");
-            byte[] k = Native.Utf8(key), v = Native.Utf8(value);
-            IntPtr p = EnterUnsent();
             IntPtr err;
-            try
+            if (key.Length + value.Length <= 256)
             {
-                fixed (byte* pk = k)
-                fixed (byte* pv = v)
-                    err = Native.qmq_message_set_property(p, pk, Native.Len(k), pv, Native.Len(v));
+                // Small (the usual case): encode on the stack, no garbage.
+                byte* buf = stackalloc byte[3 * 256];
+                int kl, vl;
+                fixed (char* ck = key) kl = System.Text.Encoding.UTF8.GetBytes(ck, key.Length, buf, 3 * 256);
+                fixed (char* cv = value) vl = System.Text.Encoding.UTF8.GetBytes(cv, value.Length, buf + kl, 3 * 256 - kl);
+                IntPtr p = EnterUnsent();
+                try { err = Native.qmq_message_set_property(p, buf, (UIntPtr)(ulong)kl, buf + kl, (UIntPtr)(ulong)vl); }
+                finally { Handle.Exit(); }
             }
-            finally { Handle.Exit(); }
+            else
+            {
+                byte[] k = Native.Utf8(key), v = Native.Utf8(value);
+                IntPtr p = EnterUnsent();
+                try
+                {
+                    fixed (byte* pk = k)
+                    fixed (byte* pv = v)
+                        err = Native.qmq_message_set_property(p, pk, Native.Len(k), pv, Native.Len(v));
+                }
+                finally { Handle.Exit(); }
+            }
             Native.Check(err);
         }
 

@@ -9,7 +9,8 @@ namespace Qmq
     /// onSuccess/onFailed callbacks or as a Task.
     ///
     /// Threads: completions arrive on a native library thread, which must not block, so the
-    /// onSuccess/onFailed callbacks are queued to the .NET thread pool and Tasks complete with
+    /// onSuccess/onFailed callbacks are queued to one dedicated callback thread (in completion
+    /// order; a slow callback delays later ones, so hand long work off) and Tasks complete with
     /// RunContinuationsAsynchronously. The client handle is AddRef'd from the send until its
     /// completion, so disposing the provider with sends in flight is safe.
     public sealed class MessageProducerProvider : IDisposable
@@ -45,9 +46,11 @@ namespace Qmq
             public Action<Message> OnFailed;
             public TaskCompletionSource<Message> Tcs;
             public ClientHandle Client;
+            public void RunSuccess() { OnSuccess(Message); }
+            public void RunFailed() { OnFailed(Message); }
         }
 
-        /// Sends `message`; exactly one of onSuccess / onFailed runs later (on the thread pool),
+        /// Sends `message`; exactly one of onSuccess / onFailed runs later (on the callback thread),
         /// with <see cref="Message.BrokerGroup"/> or <see cref="Message.SendError"/> set.
         /// Throws QmqException (and calls neither) if the message is not accepted.
         public void Send(Message message, Action<Message> onSuccess = null, Action<Message> onFailed = null)
@@ -111,9 +114,14 @@ namespace Qmq
                 {
                     IntPtr p; UIntPtr l;
                     IntPtr e = Native.qmq_send_result_broker_group(result, out p, out l);
-                    if (e == IntPtr.Zero) s.Message.BrokerGroup = Native.Str(p, l); else Native.qmq_error_free(e);
+                    if (e == IntPtr.Zero) s.Message.BrokerGroup = GroupNames.Get(p, l); else Native.qmq_error_free(e);
+                    if (!s.Message.HasMessageId)
+                    {
+                        e = Native.qmq_send_result_message_id(result, out p, out l);
+                        if (e == IntPtr.Zero) s.Message.MessageId = Native.Str(p, l); else Native.qmq_error_free(e);
+                    }
                     if (s.Tcs != null) s.Tcs.TrySetResult(s.Message);
-                    if (s.OnSuccess != null) ThreadPool.UnsafeQueueUserWorkItem(RunSuccess, s);
+                    if (s.OnSuccess != null) CallbackDispatcher.Post(s.RunSuccess);
                 }
                 else
                 {
@@ -121,7 +129,7 @@ namespace Qmq
                         : new QmqException(QmqErrorCode.Internal, "send completed without result", false);
                     s.Message.SendError = ex;
                     if (s.Tcs != null) s.Tcs.TrySetException(ex);
-                    if (s.OnFailed != null) ThreadPool.UnsafeQueueUserWorkItem(RunFailed, s);
+                    if (s.OnFailed != null) CallbackDispatcher.Post(s.RunFailed);
                 }
             }
             catch (Exception e)
@@ -136,17 +144,30 @@ namespace Qmq
             }
         }
 
-        private static readonly WaitCallback RunSuccess = o =>
+        /// Broker group names repeat: decode each distinct one once (per thread).
+        private static class GroupNames
         {
-            var s = (SendState)o;
-            try { s.OnSuccess(s.Message); } catch (Exception) { }
-        };
+            [ThreadStatic] private static byte[] _lastBytes;
+            [ThreadStatic] private static string _last;
 
-        private static readonly WaitCallback RunFailed = o =>
-        {
-            var s = (SendState)o;
-            try { s.OnFailed(s.Message); } catch (Exception) { }
-        };
+            internal static unsafe string Get(IntPtr p, UIntPtr len)
+            {
+                int n = (int)len.ToUInt64();
+                byte[] b = _lastBytes;
+                if (b != null && b.Length == n)
+                {
+                    byte* q = (byte*)p;
+                    int i = 0;
+                    while (i < n && q[i] == b[i]) i++;
+                    if (i == n) return _last;
+                }
+                b = new byte[n];
+                System.Runtime.InteropServices.Marshal.Copy(p, b, 0, n);
+                _last = Native.Str(p, len);
+                _lastBytes = b;
+                return _last;
+            }
+        }
 
         /// Waits until every accepted message has completed. Throws QmqException(Timeout).
         public void Flush(TimeSpan timeout)
