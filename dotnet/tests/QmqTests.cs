@@ -71,6 +71,8 @@ namespace Qmq.Tests
                 Assert.IsTrue(done.Wait(TimeSpan.FromSeconds(30)));
                 Assert.AreSame(m, ok);
                 Assert.AreEqual(0, failed);
+                Assert.IsNotNullOrEmpty(ok.MessageId, "id from the send result");
+                Assert.IsNotNullOrEmpty(ok.BrokerGroup);
                 p.Flush(TimeSpan.FromSeconds(10));
             }
         }
