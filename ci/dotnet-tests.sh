@@ -7,6 +7,9 @@
 # "dotnet-tests: N passed, N failed"; exits non-zero on any failure. The server is stopped on
 # exit, also on failure.
 #
+# The NUnit run uses libqmq_ffi built with `--features testing` (qmq_testing_* exports); the
+# package gets the default build.
+#
 # Env: CARGO_TARGET_DIR (default ./target), DOTNET_TESTS_FILTER (an NUnit -run= filter).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +27,10 @@ cargo build -p qmq-ffi -p qmq-server
 LIB="$CARGO_TARGET_DIR/debug"
 OUT="$CARGO_TARGET_DIR/dotnet-tests"
 rm -rf "$OUT"
-mkdir -p "$OUT/bin"
+mkdir -p "$OUT/bin" "$OUT/native"
+# The package ships the library without the testing exports; the NUnit run uses them.
+cp "$LIB/libqmq_ffi.so" "$OUT/native/"
+cargo build -p qmq-ffi --features testing
 MCS=(mcs -langversion:7.2 -nologo -warnaserror+ -nowarn:1591)
 
 "${MCS[@]}" -unsafe -target:library -out:"$OUT/bin/Qmq.dll" dotnet/src/Qmq/*.cs
@@ -84,7 +90,7 @@ echo "dotnet-tests: nunit $np passed, $nf failed"
 PACK="$ROOT/dotnet/pack"
 rm -rf "$PACK" && mkdir -p "$PACK/lib/netstandard2.0" "$PACK/runtimes/linux-x64/native"
 cp "$OUT/bin/Qmq.dll" "$PACK/lib/netstandard2.0/"
-cp "$LIB/libqmq_ffi.so" "$PACK/runtimes/linux-x64/native/"
+cp "$OUT/native/libqmq_ffi.so" "$PACK/runtimes/linux-x64/native/"
 mkdir -p "$OUT/nupkg"
 smoke() {
   nuget pack dotnet/Qmq.nuspec -OutputDirectory "$OUT/nupkg" -NonInteractive >"$OUT/pack.log" 2>&1 || { cat "$OUT/pack.log"; return 1; }
