@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Producer benchmark: the .NET binding (Mono, release libqmq_ffi.so) vs the Rust client, same
+# run, same release qmq-server, 100-byte messages. Alternates Rust and .NET runs ROUNDS times
+# and reports the medians and the ratio (target: .NET >= 70 % of Rust).
+# Usage: dotnet/bench/run-bench.sh [SECONDS_PER_RUN=5] [ROUNDS=3]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$(pwd)
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+SECS=${1:-5}
+ROUNDS=${2:-3}
+
+cargo build --release -p qmq-ffi -p qmq-server
+REL="$CARGO_TARGET_DIR/release"
+OUT="$CARGO_TARGET_DIR/dotnet-bench"
+mkdir -p "$OUT/rust-bench/src"
+# The Rust baseline as a throwaway crate on the workspace's core (same lockfile).
+cat >"$OUT/rust-bench/Cargo.toml" <<TOML
+[package]
+name = "rust-producer-bench"
+version = "0.0.0"
+edition = "2024"
+publish = false
+[workspace]
+[dependencies]
+qmq-core = { path = "$ROOT/core" }
+tokio = { version = "1", features = ["rt-multi-thread", "macros", "net", "time", "sync", "io-util", "signal", "fs"] }
+[profile.release]
+debug = 1
+TOML
+cp "$ROOT/dotnet/bench/rust_producer_bench.rs" "$OUT/rust-bench/src/main.rs"
+cp "$ROOT/Cargo.lock" "$OUT/rust-bench/Cargo.lock"
+(cd "$OUT/rust-bench" && cargo build --release --offline 2>/dev/null || cargo build --release)
+RUST_BIN="$CARGO_TARGET_DIR/release/rust-producer-bench"
+
+mcs -langversion:7.2 -nologo -optimize+ -unsafe -target:library -out:"$OUT/Qmq.dll" dotnet/src/Qmq/*.cs
+mcs -langversion:7.2 -nologo -optimize+ -r:"$OUT/Qmq.dll" -out:"$OUT/ProducerBench.exe" dotnet/bench/ProducerBench.cs
+cp "$REL/libqmq_ffi.so" "$OUT/"
+
+DATA=$(mktemp -d)
+SERVER_PID=""
+cleanup() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  rm -rf "$DATA"
+}
+trap cleanup EXIT
+"$REL/qmq-server" standalone --data-dir "$DATA/server" --host 127.0.0.1 \
+  --meta-http-port 0 --meta-tcp-port 0 --broker-port 0 --delay-port 0 \
+  >"$DATA/server.out" 2>"$DATA/server.err" &
+SERVER_PID=$!
+port=""
+for _ in $(seq 1 300); do
+  port=$(sed -n 's/^QMQ_SERVER_READY .*"meta_http":\([0-9][0-9]*\).*/\1/p' "$DATA/server.out" | head -1)
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+[ -n "$port" ] || { echo "bench: server did not start" >&2; cat "$DATA/server.err" >&2; exit 1; }
+URL="http://127.0.0.1:$port/meta/address"
+
+rate() { sed -n 's/.*= \([0-9.]*\) msg\/s.*/\1/p' | tail -1; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+: >"$OUT/rust.txt"; : >"$OUT/dotnet.txt"; : >"$OUT/dotnet-tasks.txt"
+for r in $(seq 1 "$ROUNDS"); do
+  line=$("$RUST_BIN" "$URL" "$SECS"); echo "$line"; echo "$line" | rate >>"$OUT/rust.txt"
+  line=$(cd "$OUT" && LD_LIBRARY_PATH="$OUT" mono --optimize=all ProducerBench.exe "$URL" "$SECS" callbacks); echo "$line"; echo "$line" | rate >>"$OUT/dotnet.txt"
+  line=$(cd "$OUT" && LD_LIBRARY_PATH="$OUT" mono --optimize=all ProducerBench.exe "$URL" "$SECS" tasks); echo "$line"; echo "$line" | rate >>"$OUT/dotnet-tasks.txt"
+done
+rust=$(median <"$OUT/rust.txt"); dn=$(median <"$OUT/dotnet.txt"); dt=$(median <"$OUT/dotnet-tasks.txt")
+awk -v r="$rust" -v d="$dn" -v t="$dt" 'BEGIN {
+  printf "bench: median rust %.0f msg/s, dotnet callbacks %.0f msg/s (%.0f %%), dotnet tasks %.0f msg/s (%.0f %%)\n", r, d, 100*d/r, t, 100*t/r }'
