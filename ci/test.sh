@@ -30,6 +30,9 @@ bash ci/check-header.sh
 step "C"
 bash ci/c-tests.sh
 
+step ".NET"
+bash ci/dotnet-tests.sh
+
 step "python"
 bash ci/python-tests.sh
 

@@ -1,5 +1,5 @@
 // Producer throughput of the .NET binding: 100-byte messages (property "body", as the Rust
-// baseline rust_producer_bench.rs) for N seconds against a running server, sent with
+// baseline ffi/examples/bench_rust_producer.rs) for N seconds against a running server, sent with
 // Send(onSuccess, onFailed) (mode "callbacks", default) or SendAsync (mode "tasks"); the
 // producer back-pressures by retrying a full queue. Prints one line
 // `dotnet_producer: OK ok, F failed of S in T s = R msg/s`.

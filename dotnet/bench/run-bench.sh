@@ -10,28 +10,12 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 SECS=${1:-5}
 ROUNDS=${2:-3}
 
-cargo build --release -p qmq-ffi -p qmq-server
+cargo build --release -p qmq-ffi -p qmq-server --example bench_rust_producer
 REL="$CARGO_TARGET_DIR/release"
 OUT="$CARGO_TARGET_DIR/dotnet-bench"
-mkdir -p "$OUT/rust-bench/src"
-# The Rust baseline as a throwaway crate on the workspace's core (same lockfile).
-cat >"$OUT/rust-bench/Cargo.toml" <<TOML
-[package]
-name = "rust-producer-bench"
-version = "0.0.0"
-edition = "2024"
-publish = false
-[workspace]
-[dependencies]
-qmq-core = { path = "$ROOT/core" }
-tokio = { version = "1", features = ["rt-multi-thread", "macros", "net", "time", "sync", "io-util", "signal", "fs"] }
-[profile.release]
-debug = 1
-TOML
-cp "$ROOT/dotnet/bench/rust_producer_bench.rs" "$OUT/rust-bench/src/main.rs"
-cp "$ROOT/Cargo.lock" "$OUT/rust-bench/Cargo.lock"
-(cd "$OUT/rust-bench" && cargo build --release --offline 2>/dev/null || cargo build --release)
-RUST_BIN="$CARGO_TARGET_DIR/release/rust-producer-bench"
+mkdir -p "$OUT"
+# The Rust baseline is the C ABI's own (ffi/examples/bench_rust_producer.rs).
+RUST_BIN="$REL/examples/bench_rust_producer"
 
 mcs -langversion:7.2 -nologo -optimize+ -unsafe -target:library -out:"$OUT/Qmq.dll" dotnet/src/Qmq/*.cs
 mcs -langversion:7.2 -nologo -optimize+ -r:"$OUT/Qmq.dll" -out:"$OUT/ProducerBench.exe" dotnet/bench/ProducerBench.cs
