@@ -40,32 +40,15 @@ done
 echo "c-tests: built ${programs[*]} (shared and static)"
 
 DATA=$(mktemp -d)
-SERVER_PID=""
 cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
+  stop_qmq_server
   rm -rf "$DATA"
 }
+# shellcheck source=lib/server.sh
+source "$ROOT/ci/lib/server.sh"
 trap cleanup EXIT
 
-"$LIB/qmq-server" standalone --data-dir "$DATA/server" --host 127.0.0.1 \
-  --meta-http-port 0 --meta-tcp-port 0 --broker-port 0 --delay-port 0 \
-  >"$DATA/server.out" 2>"$DATA/server.err" &
-SERVER_PID=$!
-port=""
-for _ in $(seq 1 300); do
-  port=$(sed -n 's/^QMQ_SERVER_READY .*"meta_http":\([0-9][0-9]*\).*/\1/p' "$DATA/server.out" | head -1)
-  [ -n "$port" ] && break
-  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-    echo "c-tests: qmq-server exited" >&2; cat "$DATA/server.err" >&2; exit 1
-  fi
-  sleep 0.1
-done
-if [ -z "$port" ]; then echo "c-tests: no QMQ_SERVER_READY line" >&2; exit 1; fi
-export QMQ_META_URL="http://127.0.0.1:$port/meta/address"
-echo "c-tests: server ready at $QMQ_META_URL"
+start_qmq_server "$LIB/qmq-server" "$DATA" c-tests
 
 passed=0
 failed=0

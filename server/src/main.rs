@@ -132,10 +132,7 @@ async fn meta(args: RoleArgs) -> anyhow::Result<()> {
         meta_tcp: Some(role.tcp_port),
         ..BoundPorts::default()
     };
-    announce(&config, &ports);
-    wait_for_signal().await?;
-    tracing::info!("shutting down");
-    shutdown.cancel();
+    serve_until_signal(&config, &ports, &shutdown).await?;
     role.stop().await;
     Ok(())
 }
@@ -151,10 +148,7 @@ async fn broker(args: RoleArgs) -> anyhow::Result<()> {
         broker: Some(role.port),
         ..BoundPorts::default()
     };
-    announce(&config, &ports);
-    wait_for_signal().await?;
-    tracing::info!("shutting down");
-    shutdown.cancel();
+    serve_until_signal(&config, &ports, &shutdown).await?;
     role.stop().await;
     Ok(())
 }
@@ -170,10 +164,7 @@ async fn delay(args: RoleArgs) -> anyhow::Result<()> {
         delay: Some(role.port),
         ..BoundPorts::default()
     };
-    announce(&config, &ports);
-    wait_for_signal().await?;
-    tracing::info!("shutting down");
-    shutdown.cancel();
+    serve_until_signal(&config, &ports, &shutdown).await?;
     role.stop().await;
     Ok(())
 }
@@ -194,11 +185,20 @@ async fn locate_meta(config: &ServerConfig) -> anyhow::Result<std::net::SocketAd
     Ok(meta_addr)
 }
 
-fn announce(config: &ServerConfig, ports: &BoundPorts) {
+/// Publishes the bound ports, waits for SIGINT/SIGTERM, then cancels `shutdown`.
+async fn serve_until_signal(
+    config: &ServerConfig,
+    ports: &BoundPorts,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
     if let Err(err) = runtime_files::write(&config.server.data_dir, ports, config) {
         tracing::warn!(cause = %err, "cannot write the runtime directory");
     }
     println!("{}", ports.ready_line());
+    wait_for_signal().await?;
+    tracing::info!("shutting down");
+    shutdown.cancel();
+    Ok(())
 }
 
 async fn wait_for_signal() -> anyhow::Result<()> {
