@@ -67,7 +67,7 @@ export QMQ_META_URL="http://127.0.0.1:$META_PORT/meta/address"
 echo "meta: $QMQ_META_URL"
 
 step "node --test"
-(cd "$WORK/run" && node --test --test-concurrency=1 test/)
+(cd "$WORK/run" && node --test --test-concurrency=1 test/*.test.js)
 
 if [ "${BENCH:-0}" = 1 ]; then
   step "bench"

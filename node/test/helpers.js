@@ -34,4 +34,46 @@ async function pullN(pc, n, { ack = true, timeoutMs = 20000 } = {}) {
   return got;
 }
 
-module.exports = { META_URL, unique, until, pullN };
+/**
+ * A new consumer group starts at the subject's end once it is registered: send warm-up
+ * messages until one arrives, so later messages are not sent before the group exists.
+ */
+async function warmUpPull(producer, pc, subject) {
+  const deadline = Date.now() + 30000;
+  while (Date.now() < deadline) {
+    await producer.send({ subject, properties: { warmup: '1' } });
+    const got = await pc.pull(16, 500);
+    got.forEach((m) => m.ack());
+    if (got.length > 0) return;
+  }
+  assert.fail('the pull consumer never received a warm-up message');
+}
+
+/** The same for a listener that records messages into `seen`. */
+async function warmUpListener(producer, seen, subject) {
+  const deadline = Date.now() + 30000;
+  while (Date.now() < deadline) {
+    await producer.send({ subject, properties: { warmup: '1' } });
+    const t = Date.now();
+    while (Date.now() - t < 500) {
+      if (seen.some((m) => m.warmup)) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  assert.fail('the listener never received a warm-up message');
+}
+
+/** Pulls until `n` non-warm-up messages arrived; acks every message. */
+async function pullReal(pc, n, timeoutMs = 20000) {
+  const got = [];
+  const deadline = Date.now() + timeoutMs;
+  while (got.length < n && Date.now() < deadline) {
+    for (const m of await pc.pull(16, 500)) {
+      m.ack();
+      if (!m.get('warmup')) got.push(m);
+    }
+  }
+  return got;
+}
+
+module.exports = { META_URL, unique, until, pullN, pullReal, warmUpPull, warmUpListener };

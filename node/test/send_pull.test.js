@@ -2,13 +2,14 @@
 const test = require('node:test');
 const assert = require('node:assert');
 const { Client, Message } = require('qmq');
-const { META_URL, unique, pullN } = require('./helpers.js');
+const { META_URL, unique, pullReal: pullN, warmUpPull } = require('./helpers.js');
 
 test('send, pull and ack', async (t) => {
   const client = new Client(META_URL, 'node-test');
   t.after(() => client.close());
   const subject = unique('node.sendpull');
   const pc = client.consumer().pullConsumer(subject, 'g1');
+  await warmUpPull(client.producer(), pc, subject);
   const receipt = await client.producer().send(new Message(subject, { properties: { k: 'v', n: 7 } }));
   assert.equal(typeof receipt.messageId, 'string');
   assert.ok(receipt.attempts >= 1);
@@ -30,6 +31,7 @@ test('plain objects are accepted as messages and sendBatch keeps order', async (
   t.after(() => client.close());
   const subject = unique('node.batch');
   const pc = client.consumer().pullConsumer(subject, 'g1');
+  await warmUpPull(client.producer(), pc, subject);
   const results = await client.producer().sendBatch(
     Array.from({ length: 20 }, (_, i) => ({ subject, properties: { i: String(i) } })),
   );
@@ -47,9 +49,17 @@ test('for await iterates messages and break closes the subscription', async (t) 
   const consumer = client.consumer();
   const stream = consumer.messages(subject, 'g1');
   const producer = client.producer();
+  const iter = stream[Symbol.asyncIterator]();
+  // Warm up: the group exists once a first message arrived through the iterator.
+  const sender = setInterval(() => producer.send({ subject, properties: { warmup: '1' } }), 300);
+  await producer.send({ subject, properties: { warmup: '1' } });
+  const first = await iter.next();
+  clearInterval(sender);
+  assert.equal(first.value.get('warmup'), '1');
   await producer.sendBatch([1, 2, 3].map((i) => new Message(subject).set('i', i)));
   const seen = [];
-  for await (const msg of stream) {
+  for await (const msg of { [Symbol.asyncIterator]: () => iter }) {
+    if (msg.get('warmup')) continue;
     seen.push(msg.get('i'));
     if (seen.length === 3) break;
   }
@@ -62,6 +72,7 @@ test('tags filter on the server', async (t) => {
   const subject = unique('node.tags');
   const pc = client.consumer().pullConsumer(subject, 'g1', { tags: ['red'] });
   const producer = client.producer();
+  await warmUpPull(producer, pc, subject).catch(() => {});
   await producer.send(new Message(subject, { tags: ['blue'] }).set('c', 'blue'));
   await producer.send(new Message(subject, { tags: ['red'] }).set('c', 'red'));
   const got = await pullN(pc, 2, { timeoutMs: 3000 });
@@ -75,6 +86,7 @@ test('delayed message arrives after its delay', async (t) => {
   t.after(() => client.close());
   const subject = unique('node.delay');
   const pc = client.consumer().pullConsumer(subject, 'g1');
+  await warmUpPull(client.producer(), pc, subject);
   const sentAt = Date.now();
   await client.producer().send(new Message(subject, { delayMs: 1500 }));
   const [m] = await pullN(pc, 1, { timeoutMs: 30000 });
@@ -90,8 +102,8 @@ test('broadcast delivers to every client', async (t) => {
   const subject = unique('node.broadcast');
   const pa = a.consumer().pullConsumer(subject, '', { broadcast: true });
   const pb = b.consumer().pullConsumer(subject, '', { broadcast: true });
-  // Let both subscriptions register before sending.
-  await new Promise((r) => setTimeout(r, 1000));
+  await warmUpPull(a.producer(), pa, subject);
+  await warmUpPull(a.producer(), pb, subject);
   await a.producer().send(new Message(subject));
   const [ga, gb] = await Promise.all([pullN(pa, 1), pullN(pb, 1)]);
   assert.equal(ga.length, 1);
