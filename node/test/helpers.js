@@ -64,7 +64,7 @@ async function warmUpListener(producer, seen, subject) {
 }
 
 /** Pulls until `n` non-warm-up messages arrived; acks every message. */
-async function pullReal(pc, n, timeoutMs = 20000) {
+async function pullReal(pc, n, { timeoutMs = 20000 } = {}) {
   const got = [];
   const deadline = Date.now() + timeoutMs;
   while (got.length < n && Date.now() < deadline) {
