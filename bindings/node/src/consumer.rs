@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use qmq_core::client::consumer::{ConsumeOptions, Consumer, PullConsumer};
 use qmq_core::client::Client;
+use qmq_core::client::consumer::{ConsumeOptions, Consumer, PullConsumer};
 use qmq_core::protocol::TagType;
 
 use crate::errors;
@@ -96,7 +96,9 @@ impl ConsumerRef {
 
     /// Starts a listener: `handler(DeliveredRef)` is called on the JS thread for each message;
     /// the message's outcome is whatever the handler later passes to `complete`.
-    #[napi(ts_args_type = "subject: string, group: string, options: ConsumeOptionsInput | undefined | null, handler: (message: DeliveredRef) => void")]
+    #[napi(
+        ts_args_type = "subject: string, group: string, options: ConsumeOptionsInput | undefined | null, handler: (message: DeliveredRef) => void"
+    )]
     pub fn subscribe(
         &self,
         subject: String,

@@ -68,5 +68,10 @@ pub(crate) fn to_js(e: &ClientError) -> Error {
 
 /// `ClosedError` for an object used after `close()`.
 pub(crate) fn closed(what: &str) -> Error {
-    qmq_error("ClosedError", "Closed", false, &format!("the {what} is closed"))
+    qmq_error(
+        "ClosedError",
+        "Closed",
+        false,
+        &format!("the {what} is closed"),
+    )
 }

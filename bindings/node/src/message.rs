@@ -31,7 +31,10 @@ pub struct MessageInput {
 }
 
 /// Builds a core message with a fresh id.
-pub(crate) fn build(producer: &Producer, m: MessageInput) -> std::result::Result<ProducerMessage, ClientError> {
+pub(crate) fn build(
+    producer: &Producer,
+    m: MessageInput,
+) -> std::result::Result<ProducerMessage, ClientError> {
     let mut message = producer.generate_message(&m.subject)?;
     if let Some(props) = m.properties {
         let mut props: Vec<_> = props.into_iter().collect();

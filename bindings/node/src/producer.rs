@@ -67,13 +67,17 @@ impl ProducerRef {
     #[napi]
     pub async fn send(&self, message: MessageInput) -> Result<Receipt> {
         self.check()?;
-        let built = message::build(&self.producer, message).map_err(|e| message::build_error(&e))?;
+        let built =
+            message::build(&self.producer, message).map_err(|e| message::build_error(&e))?;
         let pending = self
             .producer
             .send_with_backpressure(built)
             .await
             .map_err(|e| errors::to_js(&e))?;
-        pending.await.map(Receipt::from).map_err(|e| errors::to_js(&e))
+        pending
+            .await
+            .map(Receipt::from)
+            .map_err(|e| errors::to_js(&e))
     }
 
     /// Sends many messages; resolves, in order, with a receipt or an error per message. Every
