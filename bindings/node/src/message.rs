@@ -17,8 +17,6 @@ use qmq_core::client::{ClientError, Producer, ProducerMessage};
 use qmq_core::protocol::Message;
 use qmq_core::protocol::names::attr;
 
-use crate::errors;
-
 /// An outgoing message as `index.js` passes it (types already checked there).
 #[napi(object)]
 pub struct MessageInput {
@@ -174,9 +172,4 @@ impl DeliveredRef {
             }
         }
     }
-}
-
-/// Keeps `errors` referenced for messages whose build fails in `producer`.
-pub(crate) fn build_error(e: &ClientError) -> Error {
-    errors::to_js(e)
 }

@@ -67,8 +67,7 @@ impl ProducerRef {
     #[napi]
     pub async fn send(&self, message: MessageInput) -> Result<Receipt> {
         self.check()?;
-        let built =
-            message::build(&self.producer, message).map_err(|e| message::build_error(&e))?;
+        let built = message::build(&self.producer, message).map_err(|e| errors::to_js(&e))?;
         let pending = self
             .producer
             .send_with_backpressure(built)
@@ -89,7 +88,7 @@ impl ProducerRef {
             .into_iter()
             .map(|m| message::build(&self.producer, m))
             .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| message::build_error(&e))?;
+            .map_err(|e| errors::to_js(&e))?;
         let mut pending = Vec::with_capacity(built.len());
         for m in built {
             pending.push(self.producer.send_with_backpressure(m).await);
