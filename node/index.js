@@ -153,8 +153,20 @@ class Message {
   }
 }
 
+function isPlainStrings(o) {
+  for (const k in o) if (typeof o[k] !== 'string') return false;
+  return true;
+}
+
 function toNativeMessage(m, what = 'message') {
   if (m instanceof Message) return m.toNative();
+  // Fast path (batch sends): `{subject, properties}` with string values only.
+  if (m !== null && typeof m === 'object' && typeof m.subject === 'string' && m.tags === undefined
+      && m.delayMs === undefined && m.delayUntil === undefined && m.maxRetries === undefined
+      && (m.properties === undefined || (m.properties !== null && typeof m.properties === 'object'
+        && !Array.isArray(m.properties) && isPlainStrings(m.properties)))) {
+    return { subject: m.subject, properties: m.properties };
+  }
   if (m !== null && typeof m === 'object' && !Array.isArray(m)) {
     return new Message(m.subject, m).toNative();
   }
@@ -295,8 +307,9 @@ class Producer {
     expect('messages', messages, 'an array of messages', Array.isArray(messages));
     const ms = messages.map((m, i) => toNativeMessage(m, `messages[${i}]`));
     this._check();
-    return call(this._ref.sendBatch(ms)).then((items) => items.map((it) =>
-      it.receipt ? { ok: true, receipt: it.receipt } : { ok: false, error: fromNative(it.error) }));
+    return call(this._ref.sendBatch(ms)).then((r) => r.errors.map((err, i) => (err == null
+      ? { ok: true, receipt: { messageId: r.messageIds[i], brokerGroup: r.brokerGroups[i], attempts: r.attempts[i] } }
+      : { ok: false, error: fromNative(err) })));
   }
   /** Waits up to `timeoutMs` until every accepted message has completed. */
   flush(timeoutMs = 5000) {

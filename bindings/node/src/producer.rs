@@ -31,11 +31,14 @@ impl From<SendReceipt> for Receipt {
     }
 }
 
-/// One entry of a batch result: a receipt or an error message (prefixed as in `errors`).
+/// The results of a batch, as parallel arrays (much cheaper to cross the bridge than one
+/// object per message): `message_ids[i]` is empty and `errors[i]` set when message `i` failed.
 #[napi(object)]
-pub struct BatchItem {
-    pub receipt: Option<Receipt>,
-    pub error: Option<String>,
+pub struct BatchResult {
+    pub message_ids: Vec<String>,
+    pub broker_groups: Vec<String>,
+    pub attempts: Vec<u32>,
+    pub errors: Vec<Option<String>>,
 }
 
 /// The producer of one client.
@@ -82,7 +85,7 @@ impl ProducerRef {
     /// Sends many messages; resolves, in order, with a receipt or an error per message. Every
     /// message is built before any is queued (an invalid one rejects the whole batch).
     #[napi]
-    pub async fn send_batch(&self, messages: Vec<MessageInput>) -> Result<Vec<BatchItem>> {
+    pub async fn send_batch(&self, messages: Vec<MessageInput>) -> Result<BatchResult> {
         self.check()?;
         let built = messages
             .into_iter()
@@ -93,22 +96,32 @@ impl ProducerRef {
         for m in built {
             pending.push(self.producer.send_with_backpressure(m).await);
         }
-        let mut out = Vec::with_capacity(pending.len());
+        let n = pending.len();
+        let mut out = BatchResult {
+            message_ids: Vec::with_capacity(n),
+            broker_groups: Vec::with_capacity(n),
+            attempts: Vec::with_capacity(n),
+            errors: Vec::with_capacity(n),
+        };
         for p in pending {
             let r = match p {
                 Ok(fut) => fut.await,
                 Err(e) => Err(e),
             };
-            out.push(match r {
-                Ok(receipt) => BatchItem {
-                    receipt: Some(receipt.into()),
-                    error: None,
-                },
-                Err(e) => BatchItem {
-                    receipt: None,
-                    error: Some(errors::to_js(&e).reason.clone()),
-                },
-            });
+            match r {
+                Ok(receipt) => {
+                    out.message_ids.push(receipt.message_id);
+                    out.broker_groups.push(receipt.broker_group);
+                    out.attempts.push(receipt.attempts);
+                    out.errors.push(None);
+                }
+                Err(e) => {
+                    out.message_ids.push(String::new());
+                    out.broker_groups.push(String::new());
+                    out.attempts.push(0);
+                    out.errors.push(Some(errors::to_js(&e).reason.clone()));
+                }
+            }
         }
         Ok(out)
     }
