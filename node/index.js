@@ -144,13 +144,19 @@ class Message {
   toNative() {
     return {
       subject: this.subject,
-      properties: this.properties,
+      properties: flatten(this.properties),
       tags: this.tags,
       delayMs: this.delayMs,
       delayUntilMs: this.delayUntilMs,
       maxRetries: this.maxRetries,
     };
   }
+}
+
+function flatten(props) {
+  const out = [];
+  for (const k in props) out.push(k, props[k]);
+  return out;
 }
 
 function isPlainStrings(o) {
@@ -165,7 +171,7 @@ function toNativeMessage(m, what = 'message') {
       && m.delayMs === undefined && m.delayUntil === undefined && m.maxRetries === undefined
       && (m.properties === undefined || (m.properties !== null && typeof m.properties === 'object'
         && !Array.isArray(m.properties) && isPlainStrings(m.properties)))) {
-    return { subject: m.subject, properties: m.properties };
+    return { subject: m.subject, properties: m.properties === undefined ? undefined : flatten(m.properties) };
   }
   if (m !== null && typeof m === 'object' && !Array.isArray(m)) {
     return new Message(m.subject, m).toNative();

@@ -5,7 +5,6 @@
 //! through a channel that the waiting handler thread reads (see `listener`). Either way a
 //! message completes at most once; one dropped uncompleted is failed (retried).
 
-use std::collections::HashMap;
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
@@ -21,7 +20,8 @@ use qmq_core::protocol::names::attr;
 #[napi(object)]
 pub struct MessageInput {
     pub subject: String,
-    pub properties: Option<HashMap<String, String>>,
+    /// Flat `[key, value, key, value, ...]` (cheaper to cross the bridge than an object).
+    pub properties: Option<Vec<String>>,
     pub tags: Option<Vec<String>>,
     pub delay_ms: Option<f64>,
     pub delay_until_ms: Option<f64>,
@@ -35,9 +35,8 @@ pub(crate) fn build(
 ) -> std::result::Result<ProducerMessage, ClientError> {
     let mut message = producer.generate_message(&m.subject)?;
     if let Some(props) = m.properties {
-        let mut props: Vec<_> = props.into_iter().collect();
-        props.sort();
-        for (k, v) in props {
+        let mut it = props.into_iter();
+        while let (Some(k), Some(v)) = (it.next(), it.next()) {
             message.set_property(&k, v)?;
         }
     }
