@@ -36,6 +36,9 @@ bash ci/dotnet-tests.sh
 step "python"
 bash ci/python-tests.sh
 
+step "node"
+bash ci/node-tests.sh
+
 if [ -d core/fuzz ] && [ "${QMQ_SKIP_FUZZ:-0}" != 1 ]; then
   step "fuzz"
   FUZZ_SECONDS="${FUZZ_SECONDS:-60}" bash ci/fuzz.sh
