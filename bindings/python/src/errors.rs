@@ -5,57 +5,10 @@
 //! up by name. Every raised exception carries `kind` (the core variant's name) and `retriable`
 //! (from [`ClientError::is_retriable`]).
 
-use std::error::Error as _;
-
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 use qmq_core::client::ClientError;
-
-/// The Python exception class (in `qmq.errors`) for a core error.
-fn class_name(e: &ClientError) -> &'static str {
-    match e {
-        ClientError::ProducerClosed
-        | ClientError::RuntimeShutDown
-        | ClientError::ConsumerStopped { .. } => "ClosedError",
-        ClientError::QueueFull { .. } => "QueueFullError",
-        ClientError::Config(_)
-        | ClientError::InvalidName { .. }
-        | ClientError::InvalidMessage { .. }
-        | ClientError::PropertyTooLong { .. }
-        | ClientError::ReservedProperty { .. }
-        | ClientError::InvalidScheduleTime { .. }
-        | ClientError::InvalidMetaUrl { .. } => "InvalidArgumentError",
-        ClientError::SendRejected { .. }
-        | ClientError::SendExhausted { .. }
-        | ClientError::SendFailedCode { .. }
-        | ClientError::NoRoute { .. }
-        | ClientError::NoAvailableBroker { .. } => "SendError",
-        _ => "QmqError",
-    }
-}
-
-/// The variant name of a core error (`"QueueFull"`), from its `Debug` form.
-fn kind(e: &ClientError) -> String {
-    let debug = format!("{e:?}");
-    debug
-        .split(|c: char| !c.is_alphanumeric() && c != '_')
-        .next()
-        .unwrap_or("Unknown")
-        .to_owned()
-}
-
-/// The error's message followed by its chain of causes.
-pub(crate) fn describe(e: &ClientError) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
 
 /// Looks an exception class up in `qmq.errors`.
 fn error_class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyType>> {
@@ -85,7 +38,13 @@ pub(crate) fn qmq_error(
 
 /// Maps a core error to its Python exception.
 pub(crate) fn to_py(py: Python<'_>, e: &ClientError) -> PyErr {
-    qmq_error(py, class_name(e), &describe(e), &kind(e), e.is_retriable())
+    qmq_error(
+        py,
+        e.category().class_name(),
+        &e.describe(),
+        &e.kind(),
+        e.is_retriable(),
+    )
 }
 
 /// `qmq.errors.ClosedError` for an object used after `close()`.

@@ -375,7 +375,80 @@ pub enum ClientError {
     },
 }
 
+/// The broad class of a [`ClientError`], shared by every host binding so that each language
+/// raises the same error class for the same failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCategory {
+    /// The producer, consumer or runtime is closed.
+    Closed,
+    /// The producer's queue is full.
+    QueueFull,
+    /// The caller passed something invalid.
+    InvalidArgument,
+    /// A send failed.
+    Send,
+    /// Anything else.
+    Other,
+}
+
+impl ErrorCategory {
+    /// The name of the error class the host packages expose for this category.
+    pub fn class_name(self) -> &'static str {
+        match self {
+            Self::Closed => "ClosedError",
+            Self::QueueFull => "QueueFullError",
+            Self::InvalidArgument => "InvalidArgumentError",
+            Self::Send => "SendError",
+            Self::Other => "QmqError",
+        }
+    }
+}
+
 impl ClientError {
+    /// The broad class of this error.
+    pub fn category(&self) -> ErrorCategory {
+        match self {
+            Self::ProducerClosed | Self::RuntimeShutDown | Self::ConsumerStopped { .. } => {
+                ErrorCategory::Closed
+            }
+            Self::QueueFull { .. } => ErrorCategory::QueueFull,
+            Self::Config(_)
+            | Self::InvalidName { .. }
+            | Self::InvalidMessage { .. }
+            | Self::PropertyTooLong { .. }
+            | Self::ReservedProperty { .. }
+            | Self::InvalidScheduleTime { .. }
+            | Self::InvalidMetaUrl { .. } => ErrorCategory::InvalidArgument,
+            Self::SendRejected { .. }
+            | Self::SendExhausted { .. }
+            | Self::SendFailedCode { .. }
+            | Self::NoRoute { .. }
+            | Self::NoAvailableBroker { .. } => ErrorCategory::Send,
+            _ => ErrorCategory::Other,
+        }
+    }
+
+    /// The variant's name (`"QueueFull"`), taken from its `Debug` form.
+    pub fn kind(&self) -> String {
+        format!("{self:?}")
+            .split(|c: char| !c.is_alphanumeric() && c != '_')
+            .next()
+            .unwrap_or("Unknown")
+            .to_owned()
+    }
+
+    /// The message followed by its chain of causes, `": "`-separated.
+    pub fn describe(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        text
+    }
+
     /// Whether trying the same operation again later may succeed (network trouble, timeouts,
     /// a server answering with an error) as opposed to a mistake that will not go away by
     /// itself (bad configuration, misuse of the runtime).
@@ -420,5 +493,24 @@ impl ClientError {
             | Self::BadBrokerAddress { .. }
             | Self::FlushTimeout { .. } => true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn category_kind_and_description_for_hosts() {
+        let full = ClientError::QueueFull { capacity: 3 };
+        assert_eq!(full.category(), ErrorCategory::QueueFull);
+        assert_eq!(full.category().class_name(), "QueueFullError");
+        assert_eq!(full.kind(), "QueueFull");
+        assert_eq!(
+            ClientError::ProducerClosed.category().class_name(),
+            "ClosedError"
+        );
+        assert_eq!(ClientError::ProducerClosed.kind(), "ProducerClosed");
+        assert_eq!(full.describe(), full.to_string());
     }
 }

@@ -40,7 +40,7 @@ pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
 pub use client::Client;
 pub use config::{ClientConfig, ConfigError, ConsumerConfig, MetaConfig, ProducerConfig};
 pub use connection::{Connection, ConnectionConfig, ConnectionLostCause};
-pub use error::ClientError;
+pub use error::{ClientError, ErrorCategory};
 pub use ids::{ClientId, MessageIdGenerator};
 pub use meta_client::{MetaClient, Route};
 pub use meta_locator::{LocatorConfig, MetaLocator, MetaUrl};
