@@ -76,6 +76,19 @@ fn host_port(addr: SocketAddr) -> Result<HostPort, StartError> {
     })
 }
 
+/// Runs a role's blocking shutdown (flush, checkpoint) off the async threads and logs a failure:
+/// at that point there is nobody left to return it to.
+async fn shut_down_blocking<E: std::fmt::Display + Send + 'static>(
+    role: &'static str,
+    shutdown: impl FnOnce() -> Result<(), E> + Send + 'static,
+) {
+    match tokio::task::spawn_blocking(shutdown).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::error!(role, cause = %err, "shutdown failed"),
+        Err(err) => tracing::error!(role, cause = %err, "shutdown task failed"),
+    }
+}
+
 fn port_of(listener: &TcpListener) -> u16 {
     listener.local_addr().map(|a| a.port()).unwrap_or(0)
 }
@@ -219,11 +232,7 @@ impl BrokerRole {
             let _ = tokio::time::timeout(Duration::from_secs(10), registration).await;
         }
         let broker = self.broker.clone();
-        match tokio::task::spawn_blocking(move || broker.shutdown()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => tracing::error!(cause = %err, "broker shutdown failed"),
-            Err(err) => tracing::error!(cause = %err, "broker shutdown task failed"),
-        }
+        shut_down_blocking("broker", move || broker.shutdown()).await;
     }
 }
 
@@ -286,10 +295,6 @@ impl DelayRole {
         }
         self.server.stop().await;
         let server = self.server.clone();
-        match tokio::task::spawn_blocking(move || server.shutdown()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => tracing::error!(cause = %err, "delay shutdown failed"),
-            Err(err) => tracing::error!(cause = %err, "delay shutdown task failed"),
-        }
+        shut_down_blocking("delay", move || server.shutdown()).await;
     }
 }
