@@ -20,7 +20,7 @@ use qmq_core::protocol::Message as CoreMessage;
 use qmq_core::protocol::names::attr;
 
 use crate::error::{Error, ErrorCode};
-use crate::guard::{Out, StrOut, free_handle, guard_or, handle, run_ffi_safe, str_arg};
+use crate::guard::{Out, StrOut, free_handle, guard_or, handle, item_at, run_ffi_safe, str_arg};
 
 enum MessageRef {
     Owned(Arc<CoreMessage>),
@@ -166,12 +166,7 @@ pub unsafe extern "C" fn qmq_delivered_property_at(
         let value_out = StrOut::new(out_value, out_value_len)?;
         // SAFETY: NULL or live by the caller's contract.
         let attrs = &unsafe { message(msg) }?.attrs;
-        let (k, v) = attrs.get(index).ok_or_else(|| {
-            Error::invalid(format!(
-                "property index {index} out of range (0..{})",
-                attrs.len()
-            ))
-        })?;
+        let (k, v) = item_at(attrs, index, "property")?;
         key_out.set(k);
         value_out.set(v);
         Ok(())
@@ -213,12 +208,7 @@ pub unsafe extern "C" fn qmq_delivered_tags_get(
         let out = StrOut::new(out_ptr, out_len)?;
         // SAFETY: NULL or live by the caller's contract.
         let tags = &unsafe { message(msg) }?.header.tags;
-        let tag = tags.get(index).ok_or_else(|| {
-            Error::invalid(format!(
-                "tag index {index} out of range (0..{})",
-                tags.len()
-            ))
-        })?;
+        let tag = item_at(tags, index, "tag")?;
         out.set(tag);
         Ok(())
     })

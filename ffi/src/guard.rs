@@ -120,6 +120,16 @@ impl<T> Out<T> {
     }
 }
 
+/// `items[index]`, or an invalid-argument error naming `what` and the valid range.
+pub(crate) fn item_at<'a, T>(items: &'a [T], index: usize, what: &str) -> FfiResult<&'a T> {
+    items.get(index).ok_or_else(|| {
+        Error::invalid(format!(
+            "{what} index {index} out of range (0..{})",
+            items.len()
+        ))
+    })
+}
+
 /// A borrowed string result: pointer and length out-parameters.
 pub(crate) struct StrOut {
     ptr: Out<*const c_char>,

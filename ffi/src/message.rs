@@ -17,8 +17,8 @@ use qmq_core::client::ProducerMessage;
 use crate::client::Client;
 use crate::error::Error;
 use crate::guard::{
-    FfiResult, Out, StrOut, free_handle, guard_or, handle, handle_mut, into_handle, run_ffi_safe,
-    str_arg,
+    FfiResult, Out, StrOut, free_handle, guard_or, handle, handle_mut, into_handle, item_at,
+    run_ffi_safe, str_arg,
 };
 
 /// A message under construction. Opaque to C.
@@ -218,12 +218,7 @@ pub unsafe extern "C" fn qmq_message_tags_get(
         // SAFETY: NULL or live by the caller's contract.
         let msg = unsafe { handle(msg, "msg") }?;
         let tags = msg.live()?.tags();
-        let tag = tags.get(index).ok_or_else(|| {
-            Error::invalid(format!(
-                "tag index {index} out of range (0..{})",
-                tags.len()
-            ))
-        })?;
+        let tag = item_at(tags, index, "tag")?;
         out.set(tag);
         Ok(())
     })
