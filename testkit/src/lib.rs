@@ -152,7 +152,7 @@ impl DatabaseServer {
         server.start()?;
         match kind {
             DatabaseKind::Postgres => postgres::create_test_database(server.dir.path(), port)?,
-            DatabaseKind::MariaDb => mariadb::create_test_database(server.dir.path(), port)?,
+            DatabaseKind::MariaDb => mariadb::create_test_database(server.dir.path())?,
             DatabaseKind::Redis => {}
         }
         Ok(server)

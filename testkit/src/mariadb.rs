@@ -44,7 +44,7 @@ pub(crate) fn launch(dir: &Path, port: u16) -> Result<Guardian, TestkitError> {
     )
 }
 
-pub(crate) fn create_test_database(dir: &Path, port: u16) -> Result<(), TestkitError> {
+pub(crate) fn create_test_database(dir: &Path) -> Result<(), TestkitError> {
     let client = find_program(
         "mariadb",
         &[system_program("mariadb"), system_program("mysql")].concat(),
