@@ -10,13 +10,16 @@ namespace Qmq
     /// thread-pool work item each.
     internal static class CallbackDispatcher
     {
-        private static readonly ConcurrentQueue<Action> Queue = new ConcurrentQueue<Action>();
+        /// A queued callback (a work item object, so posting allocates no delegate).
+        internal interface IWork { void Run(); }
+
+        private static readonly ConcurrentQueue<IWork> Queue = new ConcurrentQueue<IWork>();
         private static readonly SemaphoreSlim Wake = new SemaphoreSlim(0);
         private static int _signaled;
         private static Thread _thread;
         private static readonly object StartLock = new object();
 
-        internal static void Post(Action a)
+        internal static void Post(IWork a)
         {
             if (_thread == null) Start();
             Queue.Enqueue(a);
@@ -40,10 +43,10 @@ namespace Qmq
             {
                 Wake.Wait();
                 Interlocked.Exchange(ref _signaled, 0);
-                Action a;
+                IWork a;
                 while (Queue.TryDequeue(out a))
                 {
-                    try { a(); } catch (Exception) { } // a user callback's exception is dropped
+                    try { a.Run(); } catch (Exception) { } // a user callback's exception is dropped
                 }
             }
         }
