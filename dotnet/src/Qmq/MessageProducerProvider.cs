@@ -109,7 +109,7 @@ namespace Qmq
             try
             {
                 s = SendTable.Take(userData);
-                if (s == null) return; // not ours or already completed: nothing to release
+                if (s == null) { SendTable.CountStray(); return; } // nothing to release
                 Exception failure = null;
                 try
                 {
@@ -141,7 +141,8 @@ namespace Qmq
             {
                 // The AddRef taken by StartSend: after this the client may be freed (from here,
                 // if the provider was disposed meanwhile; qmq_client_free never blocks).
-                if (s != null) { try { s.Client.Exit(); } catch (Exception) { } }
+                ClientHandle c = s != null ? s.TakeClient() : null;
+                if (c != null) { try { c.Exit(); } catch (Exception) { } }
             }
         }
 

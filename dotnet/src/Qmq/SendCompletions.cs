@@ -10,8 +10,11 @@ namespace Qmq
     internal interface IPendingSend
     {
         Message Message { get; }
-        /// The client handle AddRef'd by the send, released once the completion ran.
-        ClientHandle Client { get; }
+        /// The client handle AddRef'd by the send, handed out once (then forgotten) so the
+        /// completion releases it and no finished send keeps the client reachable: a stale
+        /// reference to a send state (Mono scans stacks conservatively) must not keep an
+        /// abandoned provider's client, and its runtime threads, alive.
+        ClientHandle TakeClient();
         /// Called once, on the library thread that completed the send, after Message's
         /// BrokerGroup/MessageId or SendError were set. Must not block or throw.
         void Completed(Exception error);
@@ -28,6 +31,17 @@ namespace Qmq
         private static int[] _free = new int[1024];
         private static int _freeCount;
         private static int _next; // slots [0, _next) have been used at least once
+        private static long _stray;
+
+        /// Completions that named no send in flight (a second completion of a token, or a
+        /// foreign one). Stays 0 while the library completes each send exactly once; the tests
+        /// check it.
+        internal static long StrayCompletions { get { return Interlocked.Read(ref _stray); } }
+
+        /// Sends accepted or being started and not yet completed.
+        internal static int InFlight { get { lock (Lock) return _next - _freeCount; } }
+
+        internal static void CountStray() { Interlocked.Increment(ref _stray); }
 
         /// Stores `s` and returns its token (never zero).
         internal static IntPtr Add(IPendingSend s)
@@ -71,7 +85,7 @@ namespace Qmq
     internal sealed class CallbackSend : IPendingSend, CallbackDispatcher.IWork
     {
         private readonly Message _message;
-        private readonly ClientHandle _client;
+        private ClientHandle _client;
         private readonly Action<Message> _onSuccess;
         private readonly Action<Message> _onFailed;
         private bool _ok;
@@ -82,12 +96,12 @@ namespace Qmq
         }
 
         public Message Message { get { return _message; } }
-        public ClientHandle Client { get { return _client; } }
+        public ClientHandle TakeClient() { return Interlocked.Exchange(ref _client, null); }
 
         public void Completed(Exception error)
         {
             _ok = error == null;
-            if ((_ok ? _onSuccess : _onFailed) != null) CallbackDispatcher.Post(this);
+            if ((_ok ? _onSuccess : _onFailed) != null) CallbackDispatcher.Callbacks.Post(this);
         }
 
         public void Run()
@@ -96,15 +110,14 @@ namespace Qmq
         }
     }
 
-    /// A SendAsync: the send state is the TaskCompletionSource itself. It is completed only by
-    /// <see cref="TaskCompleter"/> on a thread-pool work item, never on a library thread, so
-    /// continuations may run inline there (no RunContinuationsAsynchronously: that would cost
-    /// one more work item per task); TaskCompleter keeps a blocking continuation from holding
-    /// up the other tasks.
+    /// A SendAsync: the send state is the TaskCompletionSource itself. The library thread only
+    /// posts it to <see cref="TaskCompleter"/>, which completes it on a thread-pool thread (or a
+    /// rescue thread of its own), never on a library thread; so continuations may run inline
+    /// there, and RunContinuationsAsynchronously (one more work item per task) is not needed.
     internal sealed class TaskSend : TaskCompletionSource<Message>, IPendingSend
     {
         private readonly Message _message;
-        private readonly ClientHandle _client;
+        private ClientHandle _client;
         private Exception _error;
 
         internal TaskSend(Message m, ClientHandle client)
@@ -113,7 +126,7 @@ namespace Qmq
         }
 
         public Message Message { get { return _message; } }
-        public ClientHandle Client { get { return _client; } }
+        public ClientHandle TakeClient() { return Interlocked.Exchange(ref _client, null); }
 
         public void Completed(Exception error)
         {
@@ -124,47 +137,6 @@ namespace Qmq
         internal void Finish()
         {
             if (_error == null) TrySetResult(_message); else TrySetException(_error);
-        }
-    }
-
-    /// Completes SendAsync tasks off the library threads, in batches. The library thread only
-    /// enqueues (lock-free) and, if no drain is pending, queues one thread-pool work item, so a
-    /// burst of completions costs one work item and one wake-up, not one per task.
-    ///
-    /// A drain completes the tasks one by one and their continuations run inline. Such a
-    /// continuation may block, even on another SendAsync task (sync-over-async), so before
-    /// completing a task the drain makes sure that, if more tasks are queued, another drain is
-    /// pending to take them over: a blocked continuation delays only its own pool thread,
-    /// never another task's completion. `_pending` is 1 while a drain is queued but not started;
-    /// a drain clears it when it starts, before dequeuing anything, so an enqueue either sees 0
-    /// and schedules a drain or sees 1 and is picked up by the drain about to start.
-    internal static class TaskCompleter
-    {
-        private static readonly ConcurrentQueue<TaskSend> Queue = new ConcurrentQueue<TaskSend>();
-        private static int _pending;
-        private static readonly WaitCallback DrainCallback = Drain;
-
-        internal static void Post(TaskSend t)
-        {
-            Queue.Enqueue(t);
-            SchedulePending();
-        }
-
-        private static void SchedulePending()
-        {
-            if (Interlocked.CompareExchange(ref _pending, 1, 0) == 0)
-                ThreadPool.UnsafeQueueUserWorkItem(DrainCallback, null);
-        }
-
-        private static void Drain(object unused)
-        {
-            Volatile.Write(ref _pending, 0);
-            TaskSend t;
-            while (Queue.TryDequeue(out t))
-            {
-                if (!Queue.IsEmpty) SchedulePending();
-                try { t.Finish(); } catch (Exception) { } // continuations' exceptions stay in their tasks
-            }
         }
     }
 }
