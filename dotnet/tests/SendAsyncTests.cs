@@ -99,7 +99,8 @@ namespace Qmq.Tests
                 foreach (var c in chains) Assert.IsTrue(c.Result, "inner send timed out");
                 // The pool alone adds a thread every ~0.5 s (about 25 s for 50 blocked ones); the
                 // rescue threads keep completions going.
-                Assert.Less(sw.Elapsed.TotalSeconds, 15, "completions waited for the thread pool");
+                Assert.Less(sw.Elapsed.TotalSeconds, 15, "completions waited for the thread pool (rescue threads: "
+                    + TaskCompleter.Rescues + ")");
             }
         }
 
