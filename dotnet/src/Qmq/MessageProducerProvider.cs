@@ -11,9 +11,10 @@ namespace Qmq
     /// Threads: completions arrive on a native library thread, which must not block, so the
     /// onSuccess/onFailed callbacks are queued to one dedicated callback thread (in completion
     /// order; a slow callback delays later ones, so hand long work off) and SendAsync tasks are
-    /// completed in batches by a thread-pool work item, with RunContinuationsAsynchronously (see
-    /// SendCompletions.cs). A send's `user_data` is a token into a completion table, resolved
-    /// by one static callback delegate. The client handle is AddRef'd from the send until its
+    /// completed in batches off the library threads, continuations inline, by TaskCompleter
+    /// (see there for blocking continuations and a starved pool). A send's `user_data` is a
+    /// token into a completion table (SendCompletions.cs), resolved by one static callback
+    /// delegate, not a GCHandle. The client handle is AddRef'd from the send until its
     /// completion, so disposing the provider with sends in flight is safe.
     public sealed class MessageProducerProvider : IDisposable
     {
