@@ -121,13 +121,17 @@ pub mod counter {
 
     /// `id → n` of every row.
     pub fn pg_read(url: &str, table: &str) -> Vec<(String, i32)> {
-        let mut client = postgres::Client::connect(url, postgres::NoTls).expect("connect");
-        client
-            .query(&format!("SELECT id, n FROM {table} ORDER BY id"), &[])
-            .expect("read counters")
+        pg_try_read(url, table).expect("read counters")
+    }
+
+    /// [`pg_read`] that may fail (a database that is still starting up).
+    pub fn pg_try_read(url: &str, table: &str) -> Result<Vec<(String, i32)>, postgres::Error> {
+        let mut client = postgres::Client::connect(url, postgres::NoTls)?;
+        Ok(client
+            .query(&format!("SELECT id, n FROM {table} ORDER BY id"), &[])?
             .iter()
             .map(|r| (r.get(0), r.get(1)))
-            .collect()
+            .collect())
     }
 
     pub fn my_create(url: &str, table: &str) {
