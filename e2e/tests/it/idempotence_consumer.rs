@@ -52,18 +52,27 @@ async fn send_duplicates_and_a_flaky_one(
     assert!(ok, "attempts {:?}", attempts.lock().unwrap());
     // Give a wrongly processed duplicate time to show up.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let rows = blocking(move || counts()).await;
+    let rows = blocking(counts).await;
     let dup_id = format!("id:{}", dup.header.message_id);
     let dup_rows: Vec<_> = rows.iter().filter(|(id, _)| *id == dup_id).collect();
-    assert_eq!(dup_rows, [&(dup_id.clone(), 1)], "dup effect once: {rows:?}");
-    let flaky: Vec<_> = rows.iter().filter(|(id, _)| id.starts_with("body:flaky")).collect();
+    assert_eq!(
+        dup_rows,
+        [&(dup_id.clone(), 1)],
+        "dup effect once: {rows:?}"
+    );
+    let flaky: Vec<_> = rows
+        .iter()
+        .filter(|(id, _)| id.starts_with("body:flaky"))
+        .collect();
     assert_eq!(flaky.len(), 1, "{rows:?}");
     assert_eq!(flaky[0].1, 1, "flaky effect once after the retry: {rows:?}");
 }
 
 fn note(attempts: &Arc<Mutex<HashMap<String, usize>>>, m: &Message) -> usize {
     let mut a = attempts.lock().unwrap();
-    let n = a.entry(m.attr("body").unwrap_or("").to_owned()).or_default();
+    let n = a
+        .entry(m.attr("body").unwrap_or("").to_owned())
+        .or_default();
     *n += 1;
     *n
 }
@@ -93,7 +102,12 @@ async fn postgres_store_in_consume_options_drops_duplicate_deliveries() {
     let seen = Seen::default();
     let attempts = Arc::new(Mutex::new(HashMap::new()));
     let handler: Handler = {
-        let (seen, attempts, url, counters) = (seen.clone(), attempts.clone(), url.clone(), counters.clone());
+        let (seen, attempts, url, counters) = (
+            seen.clone(),
+            attempts.clone(),
+            url.clone(),
+            counters.clone(),
+        );
         Arc::new(move |m: &Message| {
             seen.lock().unwrap().push(m.clone());
             if m.attr("body") == Some(WARM_UP) {
@@ -192,18 +206,23 @@ async fn postgres_transactional_listener_failing_mid_transaction_takes_effect_on
     let attempts = Arc::new(Mutex::new(HashMap::new()));
     let handler = {
         let (seen, attempts, counters) = (seen.clone(), attempts.clone(), counters.clone());
-        transactional_handler(subject, "g", store, move |tx: &mut postgres::Transaction<'_>, m: &Message| {
-            seen.lock().unwrap().push(m.clone());
-            if m.attr("body") == Some(WARM_UP) {
-                return Ok(());
-            }
-            counter::pg_bump(tx, &counters, &counter_id(m))
-                .map_err(|e| HandlerError::new(e.to_string()))?;
-            if note(&attempts, m) == 1 && m.attr("body") == Some("flaky") {
-                return Err(HandlerError::new("fails after its update"));
-            }
-            Ok(())
-        })
+        transactional_handler(
+            subject,
+            "g",
+            store,
+            move |tx: &mut postgres::Transaction<'_>, m: &Message| {
+                seen.lock().unwrap().push(m.clone());
+                if m.attr("body") == Some(WARM_UP) {
+                    return Ok(());
+                }
+                counter::pg_bump(tx, &counters, &counter_id(m))
+                    .map_err(|e| HandlerError::new(e.to_string()))?;
+                if note(&attempts, m) == 1 && m.attr("body") == Some("flaky") {
+                    return Err(HandlerError::new("fails after its update"));
+                }
+                Ok(())
+            },
+        )
     };
     let sub = server
         .consumer()
@@ -229,18 +248,23 @@ async fn mysql_transactional_listener_failing_mid_transaction_takes_effect_once(
     let attempts = Arc::new(Mutex::new(HashMap::new()));
     let handler = {
         let (seen, attempts, counters) = (seen.clone(), attempts.clone(), counters.clone());
-        transactional_handler(subject, "g", store, move |tx: &mut mysql::Transaction<'_>, m: &Message| {
-            seen.lock().unwrap().push(m.clone());
-            if m.attr("body") == Some(WARM_UP) {
-                return Ok(());
-            }
-            counter::my_bump(tx, &counters, &counter_id(m))
-                .map_err(|e| HandlerError::new(e.to_string()))?;
-            if note(&attempts, m) == 1 && m.attr("body") == Some("flaky") {
-                return Err(HandlerError::new("fails after its update"));
-            }
-            Ok(())
-        })
+        transactional_handler(
+            subject,
+            "g",
+            store,
+            move |tx: &mut mysql::Transaction<'_>, m: &Message| {
+                seen.lock().unwrap().push(m.clone());
+                if m.attr("body") == Some(WARM_UP) {
+                    return Ok(());
+                }
+                counter::my_bump(tx, &counters, &counter_id(m))
+                    .map_err(|e| HandlerError::new(e.to_string()))?;
+                if note(&attempts, m) == 1 && m.attr("body") == Some("flaky") {
+                    return Err(HandlerError::new("fails after its update"));
+                }
+                Ok(())
+            },
+        )
     };
     let sub = server
         .consumer()
@@ -274,15 +298,20 @@ async fn a_database_outage_delays_messages_but_loses_none() {
     let failures = Arc::new(AtomicUsize::new(0));
     let handler = {
         let (seen, counters) = (seen.clone(), counters.clone());
-        transactional_handler(subject, "g", store, move |tx: &mut postgres::Transaction<'_>, m: &Message| {
-            seen.lock().unwrap().push(m.clone());
-            if m.attr("body") == Some(WARM_UP) {
-                return Ok(());
-            }
-            counter::pg_bump(tx, &counters, &counter_id(m))
-                .map(drop)
-                .map_err(|e| HandlerError::new(e.to_string()))
-        })
+        transactional_handler(
+            subject,
+            "g",
+            store,
+            move |tx: &mut postgres::Transaction<'_>, m: &Message| {
+                seen.lock().unwrap().push(m.clone());
+                if m.attr("body") == Some(WARM_UP) {
+                    return Ok(());
+                }
+                counter::pg_bump(tx, &counters, &counter_id(m))
+                    .map(drop)
+                    .map_err(|e| HandlerError::new(e.to_string()))
+            },
+        )
     };
     // Count the failed attempts the outage causes (the handler's own errors never reach the
     // work, so wrap it).
@@ -307,10 +336,14 @@ async fn a_database_outage_delays_messages_but_loses_none() {
         db
     })
     .await;
-    let sent: Vec<Message> = (0..3).map(|i| message(subject, &format!("m{i}"), &[])).collect();
+    let sent: Vec<Message> = (0..3)
+        .map(|i| message(subject, &format!("m{i}"), &[]))
+        .collect();
     sender.send(&sent).await;
     assert!(
-        eventually(Duration::from_secs(15), || failures.load(Ordering::SeqCst) >= 6).await,
+        eventually(Duration::from_secs(15), || failures.load(Ordering::SeqCst)
+            >= 6)
+        .await,
         "attempts fail while the database is down (failures {})",
         failures.load(Ordering::SeqCst)
     );

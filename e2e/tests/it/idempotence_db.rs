@@ -47,8 +47,16 @@ fn redis_keys_expire_with_the_server_ttl_and_complete_refreshes_it() {
     std::thread::sleep(Duration::from_millis(500));
     s.complete(&key("b")).unwrap();
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(s.mark(&key("a")).unwrap(), MarkOutcome::FirstTime, "a expired");
-    assert_eq!(s.mark(&key("b")).unwrap(), MarkOutcome::Duplicate, "b refreshed");
+    assert_eq!(
+        s.mark(&key("a")).unwrap(),
+        MarkOutcome::FirstTime,
+        "a expired"
+    );
+    assert_eq!(
+        s.mark(&key("b")).unwrap(),
+        MarkOutcome::Duplicate,
+        "b refreshed"
+    );
     assert_eq!(
         s.gc(std::time::SystemTime::now()).unwrap(),
         0,
@@ -134,7 +142,10 @@ fn transactional_contract<S>(
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert_eq!(
-        outcomes.iter().filter(|o| **o == Processed::Done(())).count(),
+        outcomes
+            .iter()
+            .filter(|o| **o == Processed::Done(()))
+            .count(),
         1,
         "{name}: {outcomes:?}"
     );
@@ -293,11 +304,19 @@ fn bad_table_names_and_urls_fail_clearly() {
         },
     )
     .unwrap_err();
-    assert!(matches!(err, IdempotenceError::InvalidTableName { .. }), "{err:?}");
+    assert!(
+        matches!(err, IdempotenceError::InvalidTableName { .. }),
+        "{err:?}"
+    );
     let err = qmq_core::client::idempotence::MySqlStore::connect(
-        qmq_core::client::idempotence::MySqlStoreConfig::new("mysql://root:hunter2@127.0.0.1:1/qmq"),
+        qmq_core::client::idempotence::MySqlStoreConfig::new(
+            "mysql://root:hunter2@127.0.0.1:1/qmq",
+        ),
     )
     .unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("connect") && !text.contains("hunter2"), "{text}");
+    assert!(
+        text.contains("connect") && !text.contains("hunter2"),
+        "{text}"
+    );
 }

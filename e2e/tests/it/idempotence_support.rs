@@ -79,17 +79,11 @@ pub fn redis_store(url: &str, prefix: &str, ttl: Duration) -> RedisStore {
     .expect("redis store")
 }
 
-pub fn pg_factory(
-    ttl: Option<Duration>,
-    clock: Arc<ManualClock>,
-) -> Box<dyn IdempotenceStore> {
+pub fn pg_factory(ttl: Option<Duration>, clock: Arc<ManualClock>) -> Box<dyn IdempotenceStore> {
     Box::new(pg_store(&postgres_url(), &unique("dedup"), ttl).with_clock(clock))
 }
 
-pub fn my_factory(
-    ttl: Option<Duration>,
-    clock: Arc<ManualClock>,
-) -> Box<dyn IdempotenceStore> {
+pub fn my_factory(ttl: Option<Duration>, clock: Arc<ManualClock>) -> Box<dyn IdempotenceStore> {
     Box::new(my_store(&mariadb_url(), &unique("dedup"), ttl).with_clock(clock))
 }
 
@@ -144,9 +138,7 @@ pub mod counter {
 
     pub fn my_bump(q: &mut impl Queryable, table: &str, id: &str) -> Result<(), mysql::Error> {
         q.exec_drop(
-            format!(
-                "INSERT INTO {table}(id, n) VALUES (?, 1) ON DUPLICATE KEY UPDATE n = n + 1"
-            ),
+            format!("INSERT INTO {table}(id, n) VALUES (?, 1) ON DUPLICATE KEY UPDATE n = n + 1"),
             (id,),
         )
     }

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use super::{
-    Clock, IdempotenceKey, IdempotenceStore, ManualClock, MarkOutcome, MemoryStore, MemoryStoreConfig,
+    Clock, IdempotenceKey, IdempotenceStore, ManualClock, MarkOutcome, MemoryStore,
+    MemoryStoreConfig,
 };
 
 /// Makes an empty store with an optional TTL reading time from the clock.
@@ -155,7 +156,11 @@ pub fn concurrent_marks_admit_one_each(
     });
     let mut all: Vec<usize> = firsts.into_iter().flatten().collect();
     all.sort_unstable();
-    assert_eq!(all, (0..keys).collect::<Vec<_>>(), "{name}: one first-time per key");
+    assert_eq!(
+        all,
+        (0..keys).collect::<Vec<_>>(),
+        "{name}: one first-time per key"
+    );
 }
 
 #[cfg(test)]

@@ -269,12 +269,22 @@ mod tests {
     #[test]
     fn ddl_substitutes_and_quotes_every_name() {
         let pg = ddl(Dialect::Postgres, "my_dedup").unwrap();
-        assert!(pg.contains("CREATE TABLE IF NOT EXISTS \"my_dedup\""), "{pg}");
-        assert!(pg.contains("\"my_dedup_update_at\" ON \"my_dedup\""), "{pg}");
+        assert!(
+            pg.contains("CREATE TABLE IF NOT EXISTS \"my_dedup\""),
+            "{pg}"
+        );
+        assert!(
+            pg.contains("\"my_dedup_update_at\" ON \"my_dedup\""),
+            "{pg}"
+        );
         let my = ddl(Dialect::MySql, "my_dedup").unwrap();
         assert!(my.contains("UNIQUE KEY `my_dedup_k` (k)"), "{my}");
         assert!(my.contains("ON UPDATE CURRENT_TIMESTAMP"), "{my}");
-        assert!(!ddl(Dialect::Sqlite, "x").unwrap().contains("deduplicate_tbl"));
+        assert!(
+            !ddl(Dialect::Sqlite, "x")
+                .unwrap()
+                .contains("deduplicate_tbl")
+        );
         let default = ddl(Dialect::Postgres, DEFAULT_TABLE).unwrap();
         assert!(
             default.contains("\"deduplicate_tbl_update_at\" ON \"deduplicate_tbl\""),

@@ -198,7 +198,10 @@ impl IdempotenceError {
             // reconnect; lock conflicts go away with a retry.
             #[cfg(feature = "postgres")]
             Self::Postgres { source, .. } => source.as_db_error().is_none_or(|db| {
-                matches!(db.code().code(), "40001" | "40P01" | "55P03" | "57P01" | "57P03")
+                matches!(
+                    db.code().code(),
+                    "40001" | "40P01" | "55P03" | "57P01" | "57P03"
+                )
             }),
             #[cfg(feature = "mysql")]
             Self::MySql { source, .. } => match source {

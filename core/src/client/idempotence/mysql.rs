@@ -25,8 +25,7 @@ use super::dialect::{self, Dialect, StoreSql};
 use super::pool::{CheckoutError, Pool, PoolConfig, Pooled};
 use super::transactional::{Processed, TransactionalError, TransactionalIdempotence};
 use super::{
-    Clock, IdempotenceError, IdempotenceKey, IdempotenceStore, MarkOutcome, SystemClock,
-    redact_url,
+    Clock, IdempotenceError, IdempotenceKey, IdempotenceStore, MarkOutcome, SystemClock, redact_url,
 };
 
 /// Options of a [`MySqlStore`].
@@ -116,9 +115,7 @@ impl MySqlStore {
             let ddl = dialect::ddl(Dialect::MySql, &config.table)?;
             store.with_conn("create table", false, |c| c.query_drop(&ddl))?;
         } else {
-            store.with_conn("check table", false, |c| {
-                c.query_drop(&store.sql.count)
-            })?;
+            store.with_conn("check table", false, |c| c.query_drop(&store.sql.count))?;
         }
         Ok(store)
     }

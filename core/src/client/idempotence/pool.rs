@@ -188,7 +188,10 @@ mod tests {
         };
         let a = p.get(&mut connect).ok().unwrap();
         let b = p.get(&mut connect).ok().unwrap();
-        assert!(matches!(p.get(&mut connect), Err(CheckoutError::Timeout(_))));
+        assert!(matches!(
+            p.get(&mut connect),
+            Err(CheckoutError::Timeout(_))
+        ));
         drop(a);
         assert_eq!(*p.get(&mut connect).ok().unwrap(), 1, "reused");
         drop(b);
@@ -202,9 +205,16 @@ mod tests {
         c.mark_broken();
         drop(c);
         assert_eq!(p.open(), 0);
-        assert!(matches!(p.get(|| Err::<u32, _>("down")), Err(CheckoutError::Connect("down"))));
+        assert!(matches!(
+            p.get(|| Err::<u32, _>("down")),
+            Err(CheckoutError::Connect("down"))
+        ));
         assert_eq!(p.open(), 0);
-        assert_eq!(*p.get(|| Ok::<_, ()>(8)).ok().unwrap(), 8, "fresh after broken");
+        assert_eq!(
+            *p.get(|| Ok::<_, ()>(8)).ok().unwrap(),
+            8,
+            "fresh after broken"
+        );
         assert_eq!(p.open(), 1, "returned to the idle list");
     }
 }

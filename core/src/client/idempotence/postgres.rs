@@ -26,8 +26,7 @@ use super::dialect::{self, Dialect, StoreSql};
 use super::pool::{CheckoutError, Pool, PoolConfig, Pooled};
 use super::transactional::{Processed, TransactionalError, TransactionalIdempotence};
 use super::{
-    Clock, IdempotenceError, IdempotenceKey, IdempotenceStore, MarkOutcome, SystemClock,
-    redact_url,
+    Clock, IdempotenceError, IdempotenceKey, IdempotenceStore, MarkOutcome, SystemClock, redact_url,
 };
 
 /// Options of a [`PostgresStore`].
@@ -98,10 +97,8 @@ impl PostgresStore {
     pub fn connect(config: PostgresStoreConfig) -> Result<Self, IdempotenceError> {
         let target = redact_url(&config.url);
         let sql = StoreSql::new(Dialect::Postgres, &config.table, config.ttl.is_some())?;
-        let mut pg_config: postgres::Config = config
-            .url
-            .parse()
-            .map_err(pg_err(&target, "parse url"))?;
+        let mut pg_config: postgres::Config =
+            config.url.parse().map_err(pg_err(&target, "parse url"))?;
         pg_config.connect_timeout(config.connect_timeout);
         let store = Self {
             pool: Pool::new(config.pool),

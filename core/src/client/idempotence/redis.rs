@@ -91,11 +91,12 @@ impl RedisStore {
         if ttl_ms == 0 {
             return Err(IdempotenceError::InvalidTtl { ttl: config.ttl });
         }
-        let client = Client::open(config.url.as_str()).map_err(|source| IdempotenceError::Redis {
-            target: target.clone(),
-            op: "parse url",
-            source,
-        })?;
+        let client =
+            Client::open(config.url.as_str()).map_err(|source| IdempotenceError::Redis {
+                target: target.clone(),
+                op: "parse url",
+                source,
+            })?;
         let store = Self {
             client,
             pool: Pool::new(config.pool),

@@ -67,12 +67,7 @@ pub trait TransactionalIdempotence: Send + Sync {
 ///
 /// `subject` and `group` must be those of the subscription (as in
 /// [`IdempotenceKey::new`]), so that keys match across redeliveries and retries.
-pub fn transactional_handler<S, F>(
-    subject: &str,
-    group: &str,
-    store: Arc<S>,
-    work: F,
-) -> Handler
+pub fn transactional_handler<S, F>(subject: &str, group: &str, store: Arc<S>, work: F) -> Handler
 where
     S: TransactionalIdempotence + 'static,
     F: for<'t> Fn(&mut S::Tx<'t>, &Message) -> Result<(), HandlerError> + Send + Sync + 'static,
