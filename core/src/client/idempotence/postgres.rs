@@ -20,6 +20,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use postgres::error::SqlState;
 use postgres::{Client, NoTls, Statement, Transaction};
 
 use super::dialect::{self, Dialect, StoreSql};
@@ -116,8 +117,20 @@ impl PostgresStore {
                     .connect(NoTls)
                     .map_err(pg_err(&store.target, "connect"))?,
             ));
+            // Two processes creating the table at once can both pass IF NOT EXISTS and one
+            // then fails on the catalog's unique index; the second try sees the table.
             client
                 .batch_execute(&ddl)
+                .or_else(|e| {
+                    let raced = e.code().is_some_and(|c| {
+                        *c == SqlState::UNIQUE_VIOLATION || *c == SqlState::DUPLICATE_TABLE
+                    });
+                    if raced {
+                        client.batch_execute(&ddl)
+                    } else {
+                        Err(e)
+                    }
+                })
                 .map_err(pg_err(&store.target, "create table"))?;
         }
         // Prove the statements prepare (the table exists) and keep the connection pooled.

@@ -21,7 +21,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use redis::{Client, Connection, ConnectionLike, RedisError};
+use redis::io::tcp::TcpSettings;
+use redis::{Client, Connection, ConnectionLike, IntoConnectionInfo, RedisError};
 
 use super::pool::{CheckoutError, Pool, PoolConfig, Pooled};
 use super::{IdempotenceError, IdempotenceKey, IdempotenceStore, MarkOutcome, redact_url};
@@ -91,8 +92,15 @@ impl RedisStore {
         if ttl_ms == 0 {
             return Err(IdempotenceError::InvalidTtl { ttl: config.ttl });
         }
-        let client =
-            Client::open(config.url.as_str()).map_err(|source| IdempotenceError::Redis {
+        // One small request-response per call: without TCP_NODELAY each waits on Nagle and
+        // delayed ACKs (measured ~2.7 ms per mark on loopback).
+        let client = config
+            .url
+            .as_str()
+            .into_connection_info()
+            .map(|info| info.set_tcp_settings(TcpSettings::default().set_nodelay(true)))
+            .and_then(Client::open)
+            .map_err(|source| IdempotenceError::Redis {
                 target: target.clone(),
                 op: "parse url",
                 source,
