@@ -8,6 +8,13 @@
 //! 3. handler succeeded ⇒ [`IdempotenceStore::complete`] (the key is kept);
 //! 4. now and then [`IdempotenceStore::gc`] drops keys last written before a cut-off.
 //!
+//! Limits of this (non-transactional) protocol, as in QMQ: the mark and the handler's effect
+//! are separate writes. A crash between a successful handler and `complete` is harmless (the
+//! key is already marked), but a `forget` that fails after a failed handler (database down)
+//! leaves the key marked, and the retry is then acked as a duplicate without being processed;
+//! an ambiguous `mark` failure (the insert landed, the reply was lost) does the same. Where
+//! that matters, use the transactional mode below.
+//!
 //! Invariants: `mark` is atomic (of two concurrent marks of one key exactly one is
 //! `FirstTime`); every method is blocking and may do I/O, so async code calls them through
 //! `spawn_blocking`; stores are `Send + Sync` and the trait is object-safe

@@ -19,7 +19,7 @@
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// Size and wait limits of a [`Pool`].
+/// Size and wait limits of the connection pool of the PostgreSQL, MySQL and Redis stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolConfig {
     /// Most connections open at once. Default 8 (the default listener concurrency).
