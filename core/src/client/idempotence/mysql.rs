@@ -40,7 +40,7 @@ pub struct MySqlStoreConfig {
     pub ttl: Option<Duration>,
     /// Create the table (shipped DDL) when connecting. Default `true`.
     pub create_table: bool,
-    /// Timeout of each new connection, and of each read and write. Default 5 s / 30 s.
+    /// Timeout of each new connection. Default 5 s.
     pub connect_timeout: Duration,
     /// Read and write timeout of a statement. Default 30 s.
     pub io_timeout: Duration,

@@ -16,7 +16,10 @@
 //! * `update_at` is stored as integer epoch milliseconds (SQLite has no timestamp type; the
 //!   column keeps QMQ's declared type for familiarity);
 //! * one connection behind a mutex; file databases use WAL and a busy timeout so several
-//!   processes can share one file.
+//!   processes can share one file;
+//! * transactional mode ([`TransactionalIdempotence`]) runs on that same connection with
+//!   `BEGIN IMMEDIATE`, so the business tables live in the same file and other calls on the
+//!   store wait for the transaction.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
