@@ -375,3 +375,66 @@ async fn a_database_outage_delays_messages_but_loses_none() {
     server.stop().await;
     blocking(move || drop(db)).await;
 }
+
+/// The same outage with the plain (non-transactional) store of `ConsumeOptions`: while MariaDB
+/// is down the mark fails, so the handler is not called and the message is not acked; after
+/// the restart each message is processed exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_store_outage_in_consume_options_delays_messages_but_loses_none() {
+    let (db, store) = blocking(|| {
+        let db = DatabaseServer::mariadb().expect("mariadb");
+        let store = my_store(&db.url(), "deduplicate_tbl", None);
+        (db, store)
+    })
+    .await;
+    let server = TestServer::start().await;
+    let subject = "idem.mysql.outage";
+    let seen = Seen::default();
+    let handler: Handler = {
+        let seen = seen.clone();
+        Arc::new(move |m: &Message| {
+            seen.lock().unwrap().push(m.clone());
+            Ok(())
+        })
+    };
+    let options = ConsumeOptions {
+        idempotence: Some(Arc::new(store) as Arc<dyn IdempotenceStore>),
+        ..ConsumeOptions::default()
+    };
+    let sub = server
+        .consumer()
+        .subscribe(subject, "g", options, handler)
+        .expect("subscribe");
+    let sender = server.sender(subject).await;
+    warm_up(&sender, &seen, &[]).await;
+    let mut db = blocking(move || {
+        let mut db = db;
+        db.stop();
+        db
+    })
+    .await;
+    let sent: Vec<Message> = (0..3)
+        .map(|i| message(subject, &format!("m{i}"), &[]))
+        .collect();
+    sender.send(&sent).await;
+    // Several retry rounds (200 ms apart) pass without the handler seeing a message.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        bodies(&seen).is_empty(),
+        "processed while the store was down"
+    );
+    db = blocking(move || {
+        db.start().expect("restart mariadb");
+        db
+    })
+    .await;
+    let all = eventually(Duration::from_secs(20), || bodies(&seen).len() >= 3).await;
+    assert!(all, "after the restart: {:?}", bodies(&seen));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut got = bodies(&seen);
+    got.sort();
+    assert_eq!(got, ["m0", "m1", "m2"], "each message once");
+    stop(sub).await;
+    server.stop().await;
+    blocking(move || drop(db)).await;
+}
