@@ -24,10 +24,27 @@ fn shared() -> &'static Mutex<Shared> {
     static SHARED: OnceLock<Mutex<Shared>> = OnceLock::new();
     SHARED.get_or_init(|| {
         Mutex::new(Shared {
-            postgres: DatabaseServer::postgres().expect("start PostgreSQL"),
-            mariadb: DatabaseServer::mariadb().expect("start MariaDB"),
+            postgres: start_database("PostgreSQL", DatabaseServer::postgres),
+            mariadb: start_database("MariaDB", DatabaseServer::mariadb),
         })
     })
+}
+
+/// Starts a test database, retrying: qmq-testkit's `CREATE DATABASE` can race PostgreSQL's
+/// start-up ("the database system is starting up") on a loaded machine.
+pub fn start_database(
+    what: &str,
+    start: fn() -> Result<DatabaseServer, qmq_testkit::TestkitError>,
+) -> DatabaseServer {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match start() {
+            Ok(server) => return server,
+            Err(err) if attempt < 3 => eprintln!("{what} did not start ({err}); retrying"),
+            Err(err) => panic!("start {what}: {err}"),
+        }
+    }
 }
 
 /// A unique name per call, for tables and subjects.
