@@ -112,9 +112,9 @@ pub enum OutboxError {
         message_id: String,
         /// What became of the row.
         row: RowFate,
-        /// The producer's error.
+        /// The producer's error (boxed: it is large and this variant is rare).
         #[source]
-        source: ClientError,
+        source: Box<ClientError>,
     },
 
     /// A stored `content` is not a sendable message.

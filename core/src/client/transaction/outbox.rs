@@ -136,7 +136,7 @@ impl Outbox {
                     row_id,
                     message_id: id,
                     row,
-                    source,
+                    source: Box::new(source),
                 })));
             }
         }
@@ -175,7 +175,7 @@ fn settle(
             row_id,
             message_id,
             row: fate_after_failure(db, row_id, &source),
-            source,
+            source: Box::new(source),
         }),
     }
 }
