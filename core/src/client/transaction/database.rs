@@ -201,6 +201,14 @@ impl OutboxDatabase {
     /// # Errors
     /// A driver error.
     pub fn status(&self, id: i64) -> Result<Option<(i16, i64)>, OutboxError> {
+        Ok(self.row(id)?.map(|r| (r.status, r.error)))
+    }
+
+    /// Row `id`, `None` if there is no such (committed) row.
+    ///
+    /// # Errors
+    /// A driver error.
+    pub fn row(&self, id: i64) -> Result<Option<OutboxRow>, OutboxError> {
         let (sql, shown) = (&self.stmts.get, &self.shown);
         self.run(|conn| {
             with_conn!(conn, c =>

@@ -146,7 +146,7 @@ pub(crate) struct Statements {
     /// Pushes a claimed row's `update_time` to now, so that no other scan sees it as due
     /// while it is being resent. One parameter (id).
     pub(crate) touch: String,
-    /// `status, error` of one row. One parameter (id).
+    /// `id, content, status, error` of one row. One parameter (id).
     pub(crate) get: String,
     /// `id, content, status, error` of every row, by id.
     pub(crate) all: String,
@@ -177,7 +177,10 @@ impl Statements {
                 p(2)
             ),
             touch: format!("UPDATE {table} SET update_time = {now} WHERE id = {}", p(1)),
-            get: format!("SELECT status, error FROM {table} WHERE id = {}", p(1)),
+            get: format!(
+                "SELECT id, content, status, error FROM {table} WHERE id = {}",
+                p(1)
+            ),
             all: format!("SELECT id, content, status, error FROM {table} ORDER BY id"),
         })
     }

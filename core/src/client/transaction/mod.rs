@@ -45,7 +45,9 @@
 //!    `error + 1`, left for the watchdog). [`OutboxSend`] is a future and has a blocking
 //!    [`OutboxSend::wait`]; it never blocks the host's thread before that.
 //!
-//! A host that rolls back simply never calls step 3.
+//! Instead of step 3 a host may call [`Outbox::send_row`]`(&self, row_id: i64) -> OutboxSend`:
+//! the core reads the committed row's `content` back and sends that, so the host needs nothing
+//! but the row id. A host that rolls back simply never calls step 3.
 //!
 //! Invariants:
 //! * a row is sent only after it is visible to a connection other than the caller's, i.e.

@@ -84,9 +84,16 @@ pub(crate) fn get(
     sql: &str,
     id: i64,
     location: &str,
-) -> Result<Option<(i16, i64)>, OutboxError> {
-    conn.exec_first::<(i16, i64), _, _>(sql, (id,))
-        .map_err(err(location, "get"))
+) -> Result<Option<OutboxRow>, OutboxError> {
+    let row = conn
+        .exec_first::<(i64, String, i16, i64), _, _>(sql, (id,))
+        .map_err(err(location, "get"))?;
+    Ok(row.map(|(id, content, status, error)| OutboxRow {
+        id,
+        content,
+        status,
+        error,
+    }))
 }
 
 pub(crate) fn all(

@@ -18,7 +18,7 @@ use std::task::{Context, Poll};
 
 use tokio::sync::oneshot;
 
-use super::content::encode_content;
+use super::content::{decode_content, encode_content};
 use super::database::OutboxDatabase;
 use super::error::{OutboxError, RowFate};
 use super::stage::StageTransaction;
@@ -94,25 +94,45 @@ impl Outbox {
         let handle = self.producer.runtime_handle().clone();
         // If the runtime is gone the closure is dropped with `tx`: the caller sees Abandoned
         // and the committed row waits for the watchdog.
-        drop(handle.spawn_blocking(move || outbox.check_then_send(message, row_id, tx)));
+        drop(handle.spawn_blocking(move || outbox.check_then_send(Some(message), row_id, tx)));
+        OutboxSend { row_id, rx }
+    }
+
+    /// The simplest host hook: sends the message stored in committed row `row_id` (read back
+    /// through the core's connection and decoded from its `content`), then settles the row as
+    /// [`Outbox::send_outboxed`] does. The host needs only the row id its INSERT returned.
+    pub fn send_row(&self, row_id: i64) -> OutboxSend {
+        let (tx, rx) = oneshot::channel();
+        let outbox = self.clone();
+        let handle = self.producer.runtime_handle().clone();
+        drop(handle.spawn_blocking(move || outbox.check_then_send(None, row_id, tx)));
         OutboxSend { row_id, rx }
     }
 
     fn check_then_send(
         self,
-        message: ProducerMessage,
+        message: Option<ProducerMessage>,
         row_id: i64,
         done: oneshot::Sender<OutboxResult>,
     ) {
-        match self.db.status(row_id) {
-            Ok(Some((0, _))) => {}
+        let message = match self.db.row(row_id) {
+            Ok(Some(row)) if row.status == 0 => match message {
+                Some(message) => message,
+                None => match decode_content(&row.content) {
+                    Ok(message) => message,
+                    Err(source) => {
+                        let err = OutboxError::Content { row_id, source };
+                        return drop(done.send(Err(err)));
+                    }
+                },
+            },
             Ok(_) => return drop(done.send(Err(OutboxError::NotCommitted { row_id }))),
             Err(e) => {
                 // Unknown whether committed: leave any row to the watchdog.
                 tracing::warn!(row_id, db = self.db.display(), cause = %e, "outbox row not checked; left for the watchdog");
                 return drop(done.send(Err(e)));
             }
-        }
+        };
         let message_id = message.message_id().to_owned();
         let handle = self.producer.runtime_handle().clone();
         let db = self.db.clone();

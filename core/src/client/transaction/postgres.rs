@@ -79,11 +79,18 @@ pub(crate) fn get(
     sql: &str,
     id: i64,
     location: &str,
-) -> Result<Option<(i16, i64)>, OutboxError> {
+) -> Result<Option<OutboxRow>, OutboxError> {
     let row = conn.query_opt(sql, &[&id]).map_err(err(location, "get"))?;
-    row.map(|r| Ok((r.try_get(0)?, i64::from(r.try_get::<_, i32>(1)?))))
-        .transpose()
-        .map_err(err(location, "get"))
+    row.map(|r| {
+        Ok(OutboxRow {
+            id: r.try_get(0)?,
+            content: r.try_get(1)?,
+            status: r.try_get(2)?,
+            error: i64::from(r.try_get::<_, i32>(3)?),
+        })
+    })
+    .transpose()
+    .map_err(err(location, "get"))
 }
 
 pub(crate) fn all(

@@ -83,10 +83,17 @@ pub(crate) fn get(
     sql: &str,
     id: i64,
     location: &str,
-) -> Result<Option<(i16, i64)>, OutboxError> {
-    conn.query_row(sql, params![id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()
-        .map_err(err(location, "get"))
+) -> Result<Option<OutboxRow>, OutboxError> {
+    conn.query_row(sql, params![id], |r| {
+        Ok(OutboxRow {
+            id: r.get(0)?,
+            content: r.get(1)?,
+            status: r.get(2)?,
+            error: r.get(3)?,
+        })
+    })
+    .optional()
+    .map_err(err(location, "get"))
 }
 
 pub(crate) fn all(

@@ -5,6 +5,7 @@
 //! inside an async task), so each test owns a tokio runtime for the server and the puller.
 
 mod commit;
+mod host_hooks;
 mod rollback;
 mod send_failure;
 mod support;
