@@ -19,9 +19,8 @@
 //! let db = Arc::new(OutboxDatabase::open("app.db")?); // the core's own connection
 //! db.create_table()?;
 //! let outbox = Outbox::new(client.producer(), db);
-//! let tx = conn.transaction()?;
+//! let mut tx = conn.transaction()?;
 //! tx.execute("UPDATE account SET balance = balance - 10 WHERE id = 1", [])?;
-//! let mut tx = tx;
 //! let staged = outbox.stage(&mut tx, client.producer().generate_message("account.changed")?)?;
 //! let receipt = staged.commit_and_send(tx)?.wait()?; // or tx.commit()?; staged.send_after_commit()
 //! # let _ = receipt; Ok(()) }
@@ -30,7 +29,8 @@
 //! # Hooks for host bindings (Python `sqlite3`/psycopg, Java JDBC, ...)
 //!
 //! A host inserts the row with its own driver, in its own transaction, and hands the row id
-//! to the core after the commit:
+//! to the core after the commit (the table itself comes from [`ddl`]`(dialect, table)` or
+//! [`OutboxDatabase::create_table`]):
 //! 1. [`insert_sql`]`(dialect, table, ParamStyle) -> Result<String, OutboxError>`: the INSERT,
 //!    one parameter; PostgreSQL's ends in `RETURNING id`, elsewhere read the driver's last
 //!    insert id;
@@ -54,7 +54,8 @@
 //!   committed;
 //! * a row is deleted only after a broker acknowledged its message (at-least-once: a crash
 //!   between the two resends it, with the same message id);
-//! * rows are QMQ-compatible: the MySQL table is QMQ's `init_client.sql`, `content` is Gson's
+//! * rows are QMQ-compatible: the MySQL table is QMQ's `init_client.sql` (plus a default for
+//!   `create_time`, so inserts may leave it out), `content` is Gson's
 //!   JSON of `BaseMessage`, and the watchdog adds `qmq_sequence = id` like QMQ's.
 
 pub mod content;
