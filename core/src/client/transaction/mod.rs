@@ -42,8 +42,9 @@
 //!    Arc<OutboxDatabase>)`. It checks the row is committed (else
 //!    [`OutboxError::NotCommitted`], nothing sent), sends, then deletes the row through the
 //!    core's own connection (on BLOCK: `status = -100, error + 1`; other failures:
-//!    `error + 1`, left for the watchdog). [`OutboxSend`] is a future and has a blocking
-//!    [`OutboxSend::wait`]; it never blocks the host's thread before that.
+//!    `error + 1`, left for the watchdog). [`OutboxSend`] is a future, has a blocking
+//!    [`OutboxSend::wait`] and a callback form [`OutboxSend::on_complete`]`(self,
+//!    OutboxCallback)` (called exactly once); nothing blocks the host's thread before that.
 //!
 //! Instead of step 3 a host may call [`Outbox::send_row`]`(&self, row_id: i64) -> OutboxSend`:
 //! the core reads the committed row's `content` back and sends that, so the host needs nothing
@@ -80,7 +81,7 @@ pub use database::{OutboxDatabase, OutboxRow};
 pub use dialect::{Dialect, ParamStyle, insert_sql, validate_table};
 pub use error::{OutboxError, RowFate};
 pub use location::DatabaseLocation;
-pub use outbox::{Outbox, OutboxReceipt, OutboxResult, OutboxSend, Staged};
+pub use outbox::{Outbox, OutboxCallback, OutboxReceipt, OutboxResult, OutboxSend, Staged};
 pub use schema::{DEFAULT_TABLE, ddl};
 pub use stage::StageTransaction;
 

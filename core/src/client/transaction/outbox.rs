@@ -12,6 +12,7 @@
 //!   caller's thread or an async worker; the send itself is the producer's ordinary send.
 
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -95,7 +96,7 @@ impl Outbox {
         // If the runtime is gone the closure is dropped with `tx`: the caller sees Abandoned
         // and the committed row waits for the watchdog.
         drop(handle.spawn_blocking(move || outbox.check_then_send(Some(message), row_id, tx)));
-        OutboxSend { row_id, rx }
+        OutboxSend { row_id, rx, handle }
     }
 
     /// The simplest host hook: sends the message stored in committed row `row_id` (read back
@@ -106,7 +107,7 @@ impl Outbox {
         let outbox = self.clone();
         let handle = self.producer.runtime_handle().clone();
         drop(handle.spawn_blocking(move || outbox.check_then_send(None, row_id, tx)));
-        OutboxSend { row_id, rx }
+        OutboxSend { row_id, rx, handle }
     }
 
     fn check_then_send(
@@ -262,9 +263,60 @@ impl Staged {
 pub struct OutboxSend {
     row_id: i64,
     rx: oneshot::Receiver<OutboxResult>,
+    handle: tokio::runtime::Handle,
+}
+
+/// A host callback for [`OutboxSend::on_complete`].
+pub type OutboxCallback = Box<dyn FnOnce(OutboxResult) + Send + 'static>;
+
+/// Calls its callback exactly once: with the result, or with [`OutboxError::Abandoned`] if it
+/// is dropped first (the runtime stopped before the send finished).
+struct CallOnce {
+    row_id: i64,
+    callback: Option<OutboxCallback>,
+}
+
+impl CallOnce {
+    fn call(mut self, result: OutboxResult) {
+        if let Some(cb) = self.callback.take() {
+            if catch_unwind(AssertUnwindSafe(|| cb(result))).is_err() {
+                tracing::error!(row_id = self.row_id, "outbox callback panicked");
+            }
+        }
+    }
+}
+
+impl Drop for CallOnce {
+    fn drop(&mut self) {
+        if let Some(cb) = self.callback.take() {
+            let row_id = self.row_id;
+            if catch_unwind(AssertUnwindSafe(|| {
+                cb(Err(OutboxError::Abandoned { row_id }))
+            }))
+            .is_err()
+            {
+                tracing::error!(row_id, "outbox callback panicked");
+            }
+        }
+    }
 }
 
 impl OutboxSend {
+    /// Calls `callback` exactly once with the outcome, on a client runtime thread (or, if the
+    /// client is torn down first, with [`OutboxError::Abandoned`] on the thread doing it). For
+    /// hosts whose completion model is a callback (JNI, C); the callback must not block.
+    pub fn on_complete(self, callback: OutboxCallback) {
+        let call = CallOnce {
+            row_id: self.row_id,
+            callback: Some(callback),
+        };
+        let handle = self.handle.clone();
+        drop(handle.spawn(async move {
+            let result = self.await;
+            call.call(result);
+        }));
+    }
+
     /// The row id.
     pub fn row_id(&self) -> i64 {
         self.row_id

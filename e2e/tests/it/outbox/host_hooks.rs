@@ -66,6 +66,22 @@ fn host_rows_are_sent_and_deleted(dialect: Dialect) {
     let row = host_insert(&backend, &encode_content(&by_id));
     let receipt = outbox.send_row(row).wait().unwrap();
     assert_eq!(receipt.receipt.message_id, second);
+
+    // The callback form (JNI, C): called exactly once with the outcome.
+    let mut by_callback = client.producer().generate_message(&subject).unwrap();
+    by_callback.set_property("via", "on_complete").unwrap();
+    let third = by_callback.message_id().to_owned();
+    let row = host_insert(&backend, &encode_content(&by_callback));
+    let (tx, rx) = std::sync::mpsc::channel();
+    outbox
+        .send_row(row)
+        .on_complete(Box::new(move |result| tx.send(result).unwrap()));
+    let receipt = rx.recv_timeout(Duration::from_secs(30)).unwrap().unwrap();
+    assert_eq!(receipt.receipt.message_id, third);
+    assert!(
+        rx.recv_timeout(Duration::from_millis(200)).is_err(),
+        "called once"
+    );
     assert!(
         backend.db.rows().unwrap().is_empty(),
         "{dialect}: rows deleted"
@@ -75,7 +91,7 @@ fn host_rows_are_sent_and_deleted(dialect: Dialect) {
     let err = outbox.send_row(row + 1000).wait().unwrap_err();
     assert!(matches!(err, OutboxError::NotCommitted { .. }), "{err}");
 
-    let got = cluster.pull(&puller, &subject, 2, Duration::from_secs(15));
+    let got = cluster.pull(&puller, &subject, 3, Duration::from_secs(15));
     let mut seen: Vec<(String, String)> = got
         .iter()
         .map(|m| {
@@ -89,6 +105,7 @@ fn host_rows_are_sent_and_deleted(dialect: Dialect) {
     let mut want = vec![
         (first, "send_outboxed".to_owned()),
         (second, "send_row".to_owned()),
+        (third, "on_complete".to_owned()),
     ];
     want.sort();
     assert_eq!(
