@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, List, NamedTuple, Tuple, Union
+from typing import Any, List, NamedTuple, Optional, Tuple, Union
 
 from . import _check, _dbapi, _native
 from .errors import ClosedError, OutboxError
@@ -69,11 +69,139 @@ def _result(raw: Any) -> SendResult:
     return OutboxReceipt(*raw) if isinstance(raw, tuple) else raw
 
 
+def _error(
+    kind: str,
+    text: str,
+    row_id: int,
+    fate: str,
+    message_id: Optional[str] = None,
+    retriable: bool = False,
+) -> OutboxError:
+    error = OutboxError(text)
+    error.kind = kind
+    error.retriable = retriable
+    error.row_id = row_id
+    error.row_fate = fate
+    error.message_id = message_id
+    return error
+
+
+class _SqliteRows:
+    """A SQLite outbox table kept with Python's own ``sqlite3``.
+
+    qmq's native module links its own copy of SQLite; two copies in one process ignore each
+    other's locks, so the native side must never open a file that this process's ``sqlite3``
+    connections use (https://www.sqlite.org/howtocorrupt.html, 2.2.1). The statements are the
+    core's (``_native.outbox_sql``); only the sending is native. Each call uses a short-lived
+    autocommit connection of its own, so rows are read as committed.
+    """
+
+    def __init__(self, path: str, table: str) -> None:
+        self.path = path
+        self.sql = _native.outbox_sql("sqlite", table, "qmark")
+
+    def _connect(self) -> Any:
+        import sqlite3
+
+        return sqlite3.connect(self.path, timeout=30, isolation_level=None)
+
+    def create_table(self) -> None:
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN")
+            for statement in self.sql["ddl"]:
+                conn.execute(statement)
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    def status(self, row_id: int) -> Optional[Tuple[int, int]]:
+        conn = self._connect()
+        try:
+            row = conn.execute(self.sql["status"], (row_id,)).fetchone()
+        finally:
+            conn.close()
+        return None if row is None else (int(row[0]), int(row[1]))
+
+    def update(self, statement: str, row_id: int) -> int:
+        conn = self._connect()
+        try:
+            return int(conn.execute(self.sql[statement], (row_id,)).rowcount)
+        finally:
+            conn.close()
+
+    def rows(self) -> List[OutboxRow]:
+        conn = self._connect()
+        try:
+            return [OutboxRow(*r) for r in conn.execute(self.sql["rows"]).fetchall()]
+        finally:
+            conn.close()
+
+    def send(self, ref: Any, items: List[Tuple[Any, int]]) -> List[SendResult]:
+        """The core's ``send_outboxed`` for rows kept here: check committed, send, then
+        delete the row, or record the failure on it (BLOCK: status -100) for the watchdog."""
+        results: List[Optional[SendResult]] = [None] * len(items)
+        due: List[int] = []
+        for i, (prepared, row_id) in enumerate(items):
+            try:
+                state = self.status(row_id)
+            except Exception as e:  # noqa: BLE001 - reported per message
+                results[i] = _error(
+                    "Sqlite",
+                    f"sqlite outbox {self.path}: status of row {row_id} failed: {e}",
+                    row_id,
+                    "unchanged",
+                    prepared.message_id,
+                    retriable=True,
+                )
+                continue
+            if state is None or state[0] != 0:
+                results[i] = _error(
+                    "NotCommitted",
+                    f"outbox row {row_id} is not committed (rolled back, or not committed"
+                    " yet); nothing sent",
+                    row_id,
+                    "not_committed",
+                )
+                continue
+            due.append(i)
+        sent = ref.send_prepared([items[i][0] for i in due]) if due else []
+        for i, (receipt, failure, blocked) in zip(due, sent):
+            prepared, row_id = items[i]
+            if receipt is not None:
+                try:
+                    self.update("delete", row_id)
+                    deleted = True
+                except Exception as e:  # noqa: BLE001
+                    log.warning("outbox row %s not deleted after send: %s", row_id, e)
+                    deleted = False
+                results[i] = OutboxReceipt(row_id, *receipt, deleted)
+                continue
+            try:
+                self.update("block" if blocked else "count_error", row_id)
+                fate = "blocked" if blocked else "left_for_watchdog"
+            except Exception as e:  # noqa: BLE001
+                log.warning("outbox failure not recorded on row %s: %s", row_id, e)
+                fate = "unchanged"
+            error = _error(
+                "Send",
+                f"outbox row {row_id}: message {prepared.message_id} not sent ({fate}):"
+                f" {failure}",
+                row_id,
+                fate,
+                prepared.message_id,
+                retriable=bool(getattr(failure, "retriable", False)),
+            )
+            error.__cause__ = failure
+            results[i] = error
+        return [r for r in results if r is not None]
+
+
 class Outbox:
     """Transactional sends through ``producer`` with the outbox table ``table`` in
     ``database``: a SQLite file path, or a ``postgres://`` (or ``mysql://``) URL — the same
     database your connections write to. qmq opens its own connection to it (lazily) to check,
-    delete or count rows after your commits.
+    delete or count rows after your commits (for SQLite a short-lived ``sqlite3`` one).
 
     ``create_table=True`` creates the table (shipped DDL, idempotent) right away; see also
     :meth:`create_table`.
@@ -94,6 +222,8 @@ class Outbox:
         self._ref = _native.OutboxRef(
             producer._ref, _check.string("database", database), _check.string("table", table)
         )
+        path = self._ref.sqlite_path
+        self._sqlite = None if path is None else _SqliteRows(path, self._ref.table)
         if _check.boolean("create_table", create_table):
             self.create_table()
 
@@ -116,8 +246,16 @@ class Outbox:
         return self._ref.location
 
     def create_table(self) -> None:
-        """Creates the outbox table and its index if missing, through qmq's connection."""
-        self._ref.create_table()
+        """Creates the outbox table and its index if missing (the shipped DDL)."""
+        if self._sqlite is not None:
+            self._sqlite.create_table()
+        else:
+            self._ref.create_table()
+
+    def _send(self, items: List[Tuple[Any, int]]) -> List[SendResult]:
+        if self._sqlite is not None:
+            return self._sqlite.send(self._ref, items)
+        return [_result(r) for r in self._ref.send_committed(items)]
 
     def _driver(self, target: Any, name: str) -> "Tuple[_dbapi.Driver, Any]":
         driver = _dbapi.driver_of(target, name)
@@ -203,7 +341,7 @@ class Outbox:
         prepared = staged.get(row_id)
         if prepared is None:
             raise ValueError(f"message {message!r} was not staged as outbox row {row_id}")
-        result = _result(self._ref.send_committed([(prepared, row_id)])[0])
+        result = self._send([(prepared, row_id)])[0]
         if isinstance(result, OutboxError):
             if result.row_fate != "not_committed":
                 staged.pop(row_id, None)
@@ -212,8 +350,10 @@ class Outbox:
         return result
 
     def rows(self) -> List[OutboxRow]:
-        """Every row of the outbox table, by id, read through qmq's connection (tests and
-        tools; the watchdog is what resends pending rows)."""
+        """Every row of the outbox table, by id (tests and tools; the watchdog is what resends
+        pending rows)."""
+        if self._sqlite is not None:
+            return self._sqlite.rows()
         return [OutboxRow(*r) for r in self._ref.rows()]
 
     def __repr__(self) -> str:
@@ -285,7 +425,7 @@ class OutboxTransaction:
         self._state = "committed"
         if not self._staged:
             return
-        self.results = [_result(r) for r in self._outbox._ref.send_committed(self._staged)]
+        self.results = self._outbox._send(self._staged)
         failed = self.errors
         for error in failed:
             log.warning(

@@ -44,6 +44,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<transaction::OutboxRef>()?;
     m.add_class::<transaction::PreparedRef>()?;
     m.add_function(wrap_pyfunction!(transaction::outbox_insert_sql, m)?)?;
+    m.add_function(wrap_pyfunction!(transaction::outbox_sql, m)?)?;
     m.add_function(wrap_pyfunction!(transaction::dedup_insert_sql, m)?)?;
     m.add_function(wrap_pyfunction!(transaction::dedup_ddl, m)?)?;
     m.add_function(wrap_pyfunction!(transaction::idempotence_key, m)?)?;

@@ -9,6 +9,15 @@
 //! from `qmq-core`. This file is the only one that names `qmq_core::client::transaction` and
 //! `qmq_core::client::idempotence::dialect`, so that a change there is adapted here alone.
 //!
+//! SQLite is settled by the host, not by the core. The core links its own (bundled) copy of
+//! SQLite, and Python's `sqlite3` another; two copies in one process do not see each other's
+//! POSIX locks, so a connection of one copy can checkpoint and delete the WAL under the
+//! other's open connection (<https://www.sqlite.org/howtocorrupt.html>, §2.2.1) — observed
+//! here as committed rows the core's connection never saw. For a SQLite outbox the Python
+//! package therefore checks, deletes and counts rows with `sqlite3` itself ([`outbox_sql`]
+//! mirrors the core's statements) and uses the core only to send ([`OutboxRef::send_prepared`]);
+//! PostgreSQL and MySQL go through [`Outbox::send_outboxed`].
+//!
 //! Invariants:
 //! * a message is sent with the id its row holds: [`PreparedRef`] keeps the one
 //!   `ProducerMessage` whose content went into the row;
@@ -23,13 +32,14 @@ use std::sync::{Arc, Mutex};
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
-use qmq_core::client::ProducerMessage;
+use pyo3::types::{PyDict, PyList, PyTuple};
 use qmq_core::client::idempotence::{IdempotenceKey, dialect as dedup};
 use qmq_core::client::transaction::{
     DatabaseLocation, Dialect, Outbox, OutboxDatabase, OutboxError, OutboxResult, ParamStyle,
-    RowFate, encode_content, insert_sql,
+    RowFate, ddl, encode_content, insert_sql, validate_table,
 };
+use qmq_core::client::{ClientError, ProducerMessage, SendResult};
+use qmq_core::protocol::MessageProducerCode;
 
 use crate::client::Owner;
 use crate::errors;
@@ -166,6 +176,60 @@ pub(crate) fn outbox_insert_sql(
 ) -> PyResult<String> {
     insert_sql(outbox_dialect(dialect)?, table, param_style(paramstyle)?)
         .map_err(|e| outbox_error(py, &e))
+}
+
+/// Every statement a host needs to keep an outbox table itself, in `paramstyle`: `ddl` (a
+/// list), `insert`, and — mirroring the core's own statements, one parameter (the id) each —
+/// `status` (`status, error` of a row), `delete`, `block` (QMQ's BLOCK: `status = -100,
+/// error + 1`), `count_error` (`error + 1`, left for the watchdog); `rows` lists every row.
+/// "Now" is the database's clock, as in the core.
+#[pyfunction]
+pub(crate) fn outbox_sql<'py>(
+    py: Python<'py>,
+    dialect: &str,
+    table: &str,
+    paramstyle: &str,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = outbox_dialect(dialect)?;
+    let style = param_style(paramstyle)?;
+    validate_table(table).map_err(|e| outbox_error(py, &e))?;
+    let p = match style {
+        ParamStyle::QuestionMark => "?",
+        ParamStyle::Format => "%s",
+        ParamStyle::Numbered => "$1",
+    };
+    let now = match d {
+        Dialect::Postgres => "now()",
+        _ => "CURRENT_TIMESTAMP",
+    };
+    let t = table;
+    let out = PyDict::new(py);
+    let text = ddl(d, t).map_err(|e| outbox_error(py, &e))?;
+    out.set_item("ddl", statements(&text))?;
+    out.set_item(
+        "insert",
+        insert_sql(d, t, style).map_err(|e| outbox_error(py, &e))?,
+    )?;
+    out.set_item(
+        "status",
+        format!("SELECT status, error FROM {t} WHERE id = {p}"),
+    )?;
+    out.set_item("delete", format!("DELETE FROM {t} WHERE id = {p}"))?;
+    out.set_item(
+        "block",
+        format!(
+            "UPDATE {t} SET status = -100, error = error + 1, update_time = {now} WHERE id = {p}"
+        ),
+    )?;
+    out.set_item(
+        "count_error",
+        format!("UPDATE {t} SET error = error + 1, update_time = {now} WHERE id = {p}"),
+    )?;
+    out.set_item(
+        "rows",
+        format!("SELECT id, content, status, error FROM {t} ORDER BY id"),
+    )?;
+    Ok(out)
 }
 
 /// The dedup INSERT of transactional idempotence: one parameter, the key; 1 row changed means
@@ -372,6 +436,85 @@ impl OutboxRef {
             .map(|(r, row_id)| {
                 // A result that never came: the wait thread died; the row is untouched.
                 result_object(py, r.unwrap_or(Err(OutboxError::Abandoned { row_id })))
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        PyList::new(py, items)
+    }
+
+    /// Sends prepared messages with the producer only (no database work: the host settles
+    /// the rows, see the module docs) and waits for all of them, interruptibly. Returns, in
+    /// order, `(receipt_tuple, None, False)` or `(None, exception, blocked)`, where `blocked`
+    /// says the broker answered BLOCK.
+    fn send_prepared<'py>(
+        &self,
+        py: Python<'py>,
+        items: Vec<PyRef<'py, PreparedRef>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        self.owner.check(py)?;
+        let total = items.len();
+        let (tx, rx) = channel::<(usize, SendResult)>();
+        let rx = Mutex::new(rx);
+        let mut results: Vec<Option<SendResult>> = (0..total).map(|_| None).collect();
+        let mut pending = 0usize;
+        for (i, prepared) in items.iter().enumerate() {
+            let tx = tx.clone();
+            let queued = self.producer.send_with_callback(
+                prepared.message.clone(),
+                Box::new(move |r| {
+                    let _ = tx.send((i, r));
+                }),
+            );
+            match queued {
+                Ok(()) => pending += 1,
+                Err(e) => {
+                    if let Some(slot) = results.get_mut(i) {
+                        *slot = Some(Err(e));
+                    }
+                }
+            }
+        }
+        drop(tx);
+        for _ in 0..pending {
+            match wait_for(py, &rx)? {
+                Some((i, r)) => {
+                    if let Some(slot) = results.get_mut(i) {
+                        *slot = Some(r);
+                    }
+                }
+                None => break,
+            }
+        }
+        let items = results
+            .into_iter()
+            .map(|r| {
+                let none = py.None().into_bound(py);
+                match r.unwrap_or(Err(ClientError::ProducerClosed)) {
+                    Ok(receipt) => Ok(PyTuple::new(
+                        py,
+                        [
+                            crate::producer::receipt_tuple(py, &receipt)?.into_any(),
+                            none,
+                            false.into_pyobject(py)?.to_owned().into_any(),
+                        ],
+                    )?
+                    .into_any()),
+                    Err(e) => {
+                        let blocked = matches!(&e, ClientError::SendRejected { code, .. }
+                            if *code == MessageProducerCode::Block as i32);
+                        Ok(PyTuple::new(
+                            py,
+                            [
+                                none,
+                                errors::to_py(py, &e)
+                                    .into_value(py)
+                                    .into_bound(py)
+                                    .into_any(),
+                                blocked.into_pyobject(py)?.to_owned().into_any(),
+                            ],
+                        )?
+                        .into_any())
+                    }
+                }
             })
             .collect::<PyResult<Vec<_>>>()?;
         PyList::new(py, items)
