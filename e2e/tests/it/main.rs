@@ -8,6 +8,7 @@ mod delay;
 mod idempotence_consumer;
 mod idempotence_db;
 mod idempotence_support;
+mod outbox;
 mod producer;
 mod producer_support;
 mod producer_throughput;

@@ -20,10 +20,19 @@ pub struct WatchedDatabase {
     /// `sqlite`, `postgres` or `mysql` (MariaDB too); must match `url`.
     pub dialect: String,
     /// `postgres://user:pass@host:port/db`, `mysql://user:pass@host:port/db`, or a SQLite file path.
+    /// Written to `<data>/runtime/effective-config.toml` without its password.
+    #[serde(serialize_with = "serialize_redacted")]
     pub url: String,
     /// The outbox table (`name` or `schema.name`).
     #[serde(default = "default_table")]
     pub table: String,
+}
+
+fn serialize_redacted<S: serde::Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
+    match DatabaseLocation::parse(url) {
+        Ok(location) => s.serialize_str(&location.display()),
+        Err(_) => s.serialize_str("<invalid>"),
+    }
 }
 
 fn default_table() -> String {
@@ -175,6 +184,12 @@ mod tests {
         assert_eq!(c.databases[0].table, "qmq_msg_queue");
         let err = c.validate().unwrap_err().to_string();
         assert!(err.contains("watchdog.databases[1].url"), "{err}");
+        let secret: WatchdogConfig = toml::from_str(
+            "[[databases]]\ndialect = \"mysql\"\nurl = \"mysql://app:s3cret@db/app\"\n",
+        )
+        .unwrap();
+        let written = toml::to_string(&secret).unwrap();
+        assert!(written.contains("mysql://app:***@db/app") && !written.contains("s3cret"));
         let bad: WatchdogConfig = toml::from_str(
             "[[databases]]\ndialect = \"sqlite\"\nurl = \"a.db\"\ntable = \"x;y\"\n",
         )

@@ -17,7 +17,8 @@ use qmq_core::client::transaction::{DatabaseLocation, OutboxError};
 const LOCK_PREFIX: &str = "qmq_watchdog:";
 
 enum Session {
-    Postgres(postgres::Client),
+    // Boxed: the client is large and lives in one slot per watched database.
+    Postgres(Box<postgres::Client>),
     MySql(mysql::Conn),
 }
 
@@ -66,9 +67,11 @@ impl DbLock {
         let session = match (&mut self.session, &self.location) {
             (_, DatabaseLocation::Sqlite(_)) => return Ok(true),
             (Some(session), _) => session,
-            (None, DatabaseLocation::Postgres(url)) => self.session.insert(Session::Postgres(
-                qmq_core::client::transaction::postgres::connect(url, &shown)?,
-            )),
+            (None, DatabaseLocation::Postgres(url)) => {
+                self.session.insert(Session::Postgres(Box::new(
+                    qmq_core::client::transaction::postgres::connect(url, &shown)?,
+                )))
+            }
             (None, DatabaseLocation::MySql(url)) => self.session.insert(Session::MySql(
                 qmq_core::client::transaction::mysql::connect(url, &shown)?,
             )),

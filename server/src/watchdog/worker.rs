@@ -118,13 +118,17 @@ impl Worker {
         }
         let deadline = tokio::time::Instant::now() + self.config.send_timeout();
         for (row_id, message_id, future) in sends {
-            let result = self
-                .runtime
-                .block_on(async { tokio::time::timeout_at(deadline, future).await });
-            let result = result.unwrap_or(Err(ClientError::FlushTimeout {
-                pending: 1,
-                deadline: self.config.send_timeout(),
-            }));
+            let token = self.token.clone();
+            let result = self.runtime.block_on(async {
+                tokio::select! {
+                    r = tokio::time::timeout_at(deadline, future) => r.unwrap_or(Err(ClientError::FlushTimeout {
+                        pending: 1,
+                        deadline: self.config.send_timeout(),
+                    })),
+                    // Stopping: leave the row as it is; it is resent after age_threshold.
+                    () = token.cancelled() => Err(ClientError::ProducerClosed),
+                }
+            });
             if self.settle(row_id, &message_id, result) {
                 outcome.sent += 1;
             } else {

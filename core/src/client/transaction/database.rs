@@ -147,7 +147,7 @@ impl OutboxDatabase {
     /// A driver error.
     pub fn insert(&self, content: &str) -> Result<i64, OutboxError> {
         let (sql, shown) = (&self.stmts.insert, &self.shown);
-        self.run(|conn| {
+        self.run_with(false, |conn| {
             with_conn!(conn, c =>
                 super::sqlite::insert(c, sql, content, shown),
                 super::postgres::insert(c, sql, content, shown),
@@ -262,21 +262,43 @@ impl OutboxDatabase {
     }
 
     /// Runs `f` on the connection, connecting first if needed; drops the connection when `f`
-    /// fails so that a broken one is never reused.
-    fn run<T>(
+    /// fails so that a broken one is never reused. When a connection that had been idle in
+    /// the pool fails at the connection level (the server restarted since), `f` is run once
+    /// more on a fresh connection: callers would otherwise see one spurious failure after
+    /// every database restart.
+    fn run<T>(&self, f: impl FnMut(&mut Conn) -> Result<T, OutboxError>) -> Result<T, OutboxError> {
+        self.run_with(true, f)
+    }
+
+    /// [`Self::run`], with the retry on a lost connection only if `retry` (an INSERT is not
+    /// retried: it may have been applied before the connection broke).
+    fn run_with<T>(
         &self,
-        f: impl FnOnce(&mut Conn) -> Result<T, OutboxError>,
+        retry: bool,
+        mut f: impl FnMut(&mut Conn) -> Result<T, OutboxError>,
     ) -> Result<T, OutboxError> {
         let mut guard = self.lock();
+        let reused = retry && guard.is_some();
         let conn = match guard.take() {
             Some(conn) => guard.insert(conn),
             None => guard.insert(self.connect()?),
         };
-        let result = f(conn);
-        if result.is_err() {
-            *guard = None;
+        match f(conn) {
+            Ok(v) => Ok(v),
+            Err(e) if reused && e.is_connection_lost() => {
+                *guard = None;
+                let conn = guard.insert(self.connect()?);
+                let result = f(conn);
+                if result.is_err() {
+                    *guard = None;
+                }
+                result
+            }
+            Err(e) => {
+                *guard = None;
+                Err(e)
+            }
         }
-        result
     }
 
     fn connect(&self) -> Result<Conn, OutboxError> {

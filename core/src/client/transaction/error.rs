@@ -112,9 +112,9 @@ pub enum OutboxError {
         message_id: String,
         /// What became of the row.
         row: RowFate,
-        /// The producer's error.
+        /// The producer's error (boxed: it is large and this variant is rare).
         #[source]
-        source: ClientError,
+        source: Box<ClientError>,
     },
 
     /// A stored `content` is not a sendable message.
@@ -146,6 +146,25 @@ pub enum OutboxError {
 }
 
 impl OutboxError {
+    /// Whether the database connection itself failed (closed by the server, reset, I/O), as
+    /// opposed to the server rejecting a statement.
+    pub fn is_connection_lost(&self) -> bool {
+        match self {
+            #[cfg(feature = "postgres")]
+            Self::Postgres { source, .. } => source.is_closed() || source.as_db_error().is_none(),
+            #[cfg(feature = "mysql")]
+            Self::MySql { source, .. } => {
+                matches!(
+                    source,
+                    mysql::Error::IoError(_)
+                        | mysql::Error::CodecError(_)
+                        | mysql::Error::DriverError(_)
+                )
+            }
+            _ => false,
+        }
+    }
+
     /// Whether the same call may succeed later: the database was unreachable or busy, or the
     /// send failed for a reason that can pass.
     pub fn is_retriable(&self) -> bool {

@@ -136,7 +136,7 @@ impl Outbox {
                     row_id,
                     message_id: id,
                     row,
-                    source,
+                    source: Box::new(source),
                 })));
             }
         }
@@ -175,7 +175,7 @@ fn settle(
             row_id,
             message_id,
             row: fate_after_failure(db, row_id, &source),
-            source,
+            source: Box::new(source),
         }),
     }
 }
@@ -275,5 +275,108 @@ impl Future for OutboxSend {
         Pin::new(&mut self.rx)
             .poll(cx)
             .map(|r| r.unwrap_or(Err(OutboxError::Abandoned { row_id })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::client::transaction::DatabaseLocation;
+
+    fn sqlite_db(dir: &tempfile::TempDir) -> OutboxDatabase {
+        let path = dir.path().join("app.db");
+        let db = OutboxDatabase::new(DatabaseLocation::Sqlite(path), "qmq_msg_queue").unwrap();
+        db.create_table().unwrap();
+        db
+    }
+
+    fn receipt() -> SendReceipt {
+        SendReceipt {
+            message_id: "m".into(),
+            broker_group: "g".into(),
+            attempts: 1,
+        }
+    }
+
+    #[test]
+    fn settling_deletes_blocks_or_counts_like_qmq() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sqlite_db(&dir);
+        let (sent, blocked, failed) = (
+            db.insert("{}").unwrap(),
+            db.insert("{}").unwrap(),
+            db.insert("{}").unwrap(),
+        );
+        let ok = settle(&db, sent, "m".into(), Ok(receipt())).unwrap();
+        assert!(ok.row_deleted);
+        assert_eq!(db.status(sent).unwrap(), None);
+
+        let block = ClientError::SendRejected {
+            message_id: "m".into(),
+            broker_group: "g".into(),
+            code: MessageProducerCode::Block as i32,
+            remark: "blocked".into(),
+        };
+        let err = settle(&db, blocked, "m".into(), Err(block)).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                OutboxError::Send {
+                    row: RowFate::Blocked,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(db.status(blocked).unwrap(), Some((-100, 1)));
+
+        let unreachable = ClientError::NoRoute {
+            subject: "s".into(),
+            client_type: crate::protocol::ClientType::Producer,
+        };
+        let err = settle(&db, failed, "m".into(), Err(unreachable)).unwrap_err();
+        assert!(matches!(
+            err,
+            OutboxError::Send {
+                row: RowFate::LeftForWatchdog,
+                ..
+            }
+        ));
+        assert_eq!(db.status(failed).unwrap(), Some((0, 1)));
+    }
+
+    #[test]
+    fn sqlite_claims_are_exclusive_and_age_gated() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sqlite_db(&dir);
+        let other = sqlite_db(&dir);
+        for _ in 0..5 {
+            db.insert("{}").unwrap();
+        }
+        assert!(
+            db.claim_due(Duration::from_secs(60), 50)
+                .unwrap()
+                .is_empty(),
+            "too young"
+        );
+        // Age the rows, as if their producer had died two minutes ago.
+        let conn = rusqlite::Connection::open(dir.path().join("app.db")).unwrap();
+        conn.execute(
+            "UPDATE qmq_msg_queue SET update_time = datetime('now', '-120 seconds')",
+            [],
+        )
+        .unwrap();
+        let first = db.claim_due(Duration::from_secs(60), 3).unwrap();
+        assert_eq!(first.iter().map(|r| r.id).collect::<Vec<_>>(), [1, 2, 3]);
+        // A second watchdog sees only the rows nobody claimed.
+        let second = other.claim_due(Duration::from_secs(60), 50).unwrap();
+        assert_eq!(second.iter().map(|r| r.id).collect::<Vec<_>>(), [4, 5]);
+        assert!(
+            db.claim_due(Duration::from_secs(60), 50)
+                .unwrap()
+                .is_empty()
+        );
     }
 }
