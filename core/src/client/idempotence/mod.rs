@@ -222,6 +222,10 @@ impl IdempotenceError {
 }
 
 /// `url` with any password replaced by `***`, for errors and logs.
+#[cfg_attr(
+    not(any(feature = "postgres", feature = "mysql", feature = "redis")),
+    allow(dead_code)
+)]
 pub(crate) fn redact_url(url: &str) -> String {
     let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
         // libpq key=value form.

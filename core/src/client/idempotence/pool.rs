@@ -10,6 +10,12 @@
 //!   dropped instead of being returned: after a database restart every stale connection is
 //!   discarded on first use and replaced by a fresh one, so the store never stays broken.
 
+// Only the feature-gated network stores use the pool.
+#![cfg_attr(
+    not(any(feature = "postgres", feature = "mysql", feature = "redis")),
+    allow(dead_code)
+)]
+
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
