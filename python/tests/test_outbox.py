@@ -5,12 +5,15 @@ watchdog, stage + send_committed for self-managed commits, wrong connections are
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
+import subprocess
+import time
 
 import pytest
 
 import qmq
-from conftest import APP, pull_all, warm_up_pull
+from conftest import APP, eventually, pull_all, warm_up_pull
 
 
 def business_table(db, table: str) -> str:
@@ -215,3 +218,64 @@ def test_wrong_connections_are_refused(server, client, tmp_path, postgres_url, t
         qmq.Outbox(producer, path, table="bad;name")
     with pytest.raises(qmq.InvalidArgumentError):
         qmq.Outbox(producer, ":memory:")
+
+
+def test_watchdog_resends_a_row_left_by_a_failed_send(server, client, subject, db, table, tmp_path):
+    """End to end: the send after the commit fails, and ``qmq-server watchdog`` watching the
+    same database resends the row (same message id) and deletes it."""
+    producer = client.producer()
+    pc = client.consumer().pull_consumer(subject, "g")
+    warm_up_pull(producer, pc, subject)
+    nowhere = qmq.Client("http://127.0.0.1:9/meta/address", APP, send_tries=1, send_timeout=0.5)
+    outbox_table = f"{table}_outbox"
+    try:
+        outbox = qmq.Outbox(nowhere.producer(), db.location, table=outbox_table)
+        outbox.create_table()
+        conn = db.connect()
+        with outbox.transaction(conn) as tx:
+            tx.send(qmq.Message(subject, {"body": "via watchdog"}))
+        conn.close()
+    finally:
+        nowhere.close()
+    [error] = tx.errors
+    assert error.row_fate == "left_for_watchdog" and error.message_id
+    assert pull_all(pc, 1.0) == []
+
+    config = tmp_path / "watchdog.toml"
+    config.write_text(
+        "[server]\n"
+        f'data_dir = "{tmp_path / "wd"}"\n'
+        'host = "127.0.0.1"\n'
+        f'meta_url = "{server.meta_url}"\n'
+        "[watchdog]\n"
+        "scan_interval_ms = 300\n"
+        "age_threshold_ms = 1000\n"
+        "[[watchdog.databases]]\n"
+        f'dialect = "{db.kind}"\n'
+        f'url = "{db.location}"\n'
+        f'table = "{outbox_table}"\n'
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QMQ_")}
+    env.setdefault("RUST_LOG", "warn")
+    log = open(tmp_path / "watchdog.log", "wb")
+    proc = subprocess.Popen(
+        [os.environ["QMQ_SERVER_BIN"], "watchdog", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        env=env,
+    )
+    try:
+        got = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not got:
+            got = pull_all(pc, 0.5)
+        assert [(m.message_id, m.get("body")) for m in got] == [
+            (error.message_id, "via watchdog")
+        ], (tmp_path / "watchdog.log").read_text()
+        assert eventually(lambda: outbox_rows(db, outbox) == 0)
+        assert pull_all(pc, 1.0) == [], "resent once"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+        pc.close()
