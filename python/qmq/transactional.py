@@ -7,7 +7,7 @@ repeated or the handler fails half-way (QMQ's ``TransactionalJdbcIdempotentCheck
 ...     conn.execute("INSERT INTO invoice(order_id) VALUES (%s)", (msg["id"],))
 >>> consumer.listen("order.created", on_order, group="billing")
 
-Per message, on a connection from ``connect`` (one per handler thread, reused):
+Per message, on a connection from ``connect`` (psycopg ones are kept for reuse):
 
 1. a transaction is opened and the key ``<subject>%<group>%<messageId>`` inserted into the
    dedup table (``INSERT ... ON CONFLICT DO NOTHING`` / ``INSERT OR IGNORE``);
@@ -54,13 +54,14 @@ class TransactionalHandler:
         connect: Callable[[], Any],
         table: str,
         create_table: bool,
+        max_idle: int = 8,
     ) -> None:
         self.handler = _check.callable_("handler", handler)
         self._connect = _check.callable_("connect", connect)
         self.table = _check.string("table", table)
-        self._local = threading.local()
+        self._max_idle = _check.integer("max_idle", max_idle, 0)
         self._lock = threading.Lock()
-        self._conns: List[Any] = []
+        self._idle: List[Any] = []
         self._driver: Optional[_dbapi.Driver] = None
         self._sql = ""
         if create_table:
@@ -99,25 +100,27 @@ class TransactionalHandler:
         finally:
             _close(conn)
 
-    def _connection(self) -> Any:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._connect()
-            try:
-                self._use_driver(conn)
-            except BaseException:
-                _close(conn)
-                raise
-            self._local.conn = conn
-            with self._lock:
-                self._conns.append(conn)
+    def _acquire(self) -> Any:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        conn = self._connect()
+        try:
+            self._use_driver(conn)
+        except BaseException:
+            _close(conn)
+            raise
         return conn
 
-    def _discard(self, conn: Any) -> None:
-        self._local.conn = None
-        with self._lock:
-            if conn in self._conns:
-                self._conns.remove(conn)
+    def _release(self, conn: Any, reusable: bool) -> None:
+        # sqlite3 connections refuse other threads, and qmq's handler threads come and go:
+        # a fresh one per message (cheap: a file open). Others wait idle for the next message.
+        driver = self._driver
+        if reusable and driver is not None and driver.name != "sqlite3" and not driver.broken(conn):
+            with self._lock:
+                if len(self._idle) < self._max_idle:
+                    self._idle.append(conn)
+                    return
         _close(conn)
 
     def process(self, message: ReceivedMessage, group: str, subject: Optional[str] = None) -> bool:
@@ -135,9 +138,10 @@ class TransactionalHandler:
             _check.string("group", group),
             message.message_id,
         )
-        conn = self._connection()
+        conn = self._acquire()
         driver = self._use_driver(conn)
         token: Any = None
+        reusable = True
         try:
             token = driver.begin(conn)
             if driver.execute_rowcount(conn, self._sql, key) == 0:
@@ -151,17 +155,15 @@ class TransactionalHandler:
                 driver.rollback(conn, token, e)
             except Exception:  # noqa: BLE001 - the original error is what is raised
                 log.debug("rollback failed; dropping the connection", exc_info=True)
-                self._discard(conn)
-            else:
-                if driver.broken(conn):
-                    self._discard(conn)
+                reusable = False
             raise
+        finally:
+            self._release(conn, reusable)
 
     def close(self) -> None:
-        """Closes the connections opened so far (each handler thread opens a new one if it
-        runs again)."""
+        """Closes the idle connections (a later message opens a new one)."""
         with self._lock:
-            conns, self._conns = self._conns, []
+            conns, self._idle = self._idle, []
         for conn in conns:
             _close(conn)
 
@@ -181,11 +183,14 @@ def transactional_idempotent(
     *,
     table: str = DEFAULT_TABLE,
     create_table: bool = True,
+    max_idle: int = 8,
 ) -> Callable[[WorkHandler], TransactionalHandler]:
     """Decorator: makes ``handler(message, conn)`` a transactional, idempotent listener
     handler (see the module docs). ``connect()`` returns a new ``sqlite3`` or psycopg
     connection to the database holding both the business tables and the dedup table
-    ``table``; it is called once per handler thread (and again after a connection broke).
+    ``table``. psycopg connections are reused: up to ``max_idle`` wait for the next message
+    (one that broke is dropped); ``sqlite3`` ones, which refuse other threads, are opened per
+    message and closed after it.
 
     With ``create_table=True`` (default) decorating connects once to create the dedup table,
     so a wrong ``connect`` fails here (``TypeError`` for an unsupported connection).
@@ -193,8 +198,9 @@ def transactional_idempotent(
     _check.callable_("connect", connect)
     _check.string("table", table)
     _check.boolean("create_table", create_table)
+    _check.integer("max_idle", max_idle, 0)
 
     def wrap(handler: WorkHandler) -> TransactionalHandler:
-        return TransactionalHandler(handler, connect, table, create_table)
+        return TransactionalHandler(handler, connect, table, create_table, max_idle)
 
     return wrap

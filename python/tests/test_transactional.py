@@ -208,3 +208,31 @@ def test_transactional_handler_refuses_a_second_store(server, client, subject, t
         )
     # Called directly it is the plain function.
     assert handle(None, None) is None  # type: ignore[arg-type]
+
+
+def test_psycopg_connections_are_reused(server, client, subject, postgres_url, table):
+    import psycopg
+
+    connects = []
+
+    def connect():
+        connects.append(1)
+        return psycopg.connect(postgres_url)
+
+    handled = []
+
+    @qmq.transactional_idempotent(connect=connect, table=f"{table}_dedup", max_idle=2)
+    def handle(msg: qmq.ReceivedMessage, conn) -> None:
+        conn.execute("SELECT 1")
+        handled.append(msg.message_id)
+
+    producer = client.producer()
+    sub = client.consumer().listen(subject, handle, "g", concurrency=2)
+    warm_up(producer, handled, subject)
+    before = len(handled)
+    producer.send_batch([qmq.Message(subject, {"i": str(i)}) for i in range(20)])
+    assert eventually(lambda: len(handled) >= before + 20)
+    sub.stop()
+    # One for the table, at most two in use at once; never one per message.
+    assert len(connects) <= 4, len(connects)
+    handle.close()
