@@ -42,7 +42,12 @@ class MemoryIdempotenceStore(IdempotenceStore):
 
 class SqliteIdempotenceStore(IdempotenceStore):
     """In a SQLite file (``":memory:"`` for a private in-memory database), table ``table``
-    (QMQ's ``deduplicate_tbl`` shape). Keys are kept until ``ttl`` if given."""
+    (QMQ's ``deduplicate_tbl`` shape). Keys are kept until ``ttl`` if given.
+
+    The store uses qmq's own copy of SQLite: do not open the same file with ``sqlite3`` in this
+    process while the store is open (two SQLite copies in one process ignore each other's
+    locks). Other processes are fine. For business work in your own SQLite transaction use
+    :func:`qmq.transactional_idempotent`."""
 
     def __init__(
         self,
