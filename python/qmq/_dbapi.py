@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 from . import _check
 
@@ -60,7 +60,7 @@ class Driver:
         finally:
             cur.close()
 
-    def execute_script(self, conn: Any, statements: "list[str]") -> None:
+    def execute_script(self, conn: Any, statements: List[str]) -> None:
         """Runs DDL statements in one transaction and commits."""
         token = self.begin(conn)
         try:

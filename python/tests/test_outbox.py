@@ -279,3 +279,28 @@ def test_watchdog_resends_a_row_left_by_a_failed_send(server, client, subject, d
         proc.wait(10)
         log.close()
         pc.close()
+
+
+def test_autocommit_connections_get_an_explicit_transaction(setup, db, subject):
+    """sqlite3 with isolation_level=None and psycopg with autocommit=True would commit every
+    statement on its own: the block still commits or rolls back as one transaction."""
+    producer, pc, outbox, biz = setup
+    conn = db.connect()
+    if db.kind == "sqlite":
+        conn.isolation_level = None
+    else:
+        conn.autocommit = True
+    with pytest.raises(RuntimeError):
+        with outbox.transaction(conn) as tx:
+            conn.execute(f"INSERT INTO {biz} (v) VALUES ({db.p})", ("rolled back",))
+            tx.send(qmq.Message(subject, {"body": "rolled back"}))
+            raise RuntimeError("undo")
+    assert db.scalar(f"SELECT COUNT(*) FROM {biz}") == 0
+    assert outbox_rows(db, outbox) == 0
+    with outbox.transaction(conn) as tx:
+        conn.execute(f"INSERT INTO {biz} (v) VALUES ({db.p})", ("kept",))
+        tx.send(qmq.Message(subject, {"body": "kept"}))
+        assert outbox_rows(db, outbox) == 0, "not committed before the block ends"
+    conn.close()
+    assert tx.errors == [] and db.scalar(f"SELECT COUNT(*) FROM {biz}") == 1
+    assert [m.get("body") for m in pull_all(pc, 2.0)] == ["kept"]

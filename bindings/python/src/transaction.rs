@@ -313,6 +313,23 @@ fn result_object<'py>(py: Python<'py>, result: OutboxResult) -> PyResult<Bound<'
     }
 }
 
+impl OutboxRef {
+    /// Refuses core-side database work on a SQLite outbox (see the module docs).
+    fn core_owned(&self, py: Python<'_>, op: &str) -> PyResult<()> {
+        self.owner.check(py)?;
+        if self.outbox.database().dialect() == Dialect::Sqlite {
+            return Err(errors::qmq_error(
+                py,
+                "OutboxError",
+                &format!("{op}: a SQLite outbox is kept by the host's sqlite3, not the core"),
+                "HostOwned",
+                false,
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[pymethods]
 impl OutboxRef {
     /// An outbox in `table` of the database at `location` (a `postgres://` or `mysql://` URL
@@ -368,9 +385,9 @@ impl OutboxRef {
     }
 
     /// Creates the table and its index if missing (shipped DDL), through the core's
-    /// connection. Blocks with the GIL released.
+    /// connection (PostgreSQL, MySQL). Blocks with the GIL released.
     fn create_table(&self, py: Python<'_>) -> PyResult<()> {
-        self.owner.check(py)?;
+        self.core_owned(py, "create_table")?;
         let db = self.outbox.database().clone();
         py.detach(|| db.create_table())
             .map_err(|e| outbox_error(py, &e))
@@ -395,7 +412,7 @@ impl OutboxRef {
         py: Python<'py>,
         items: Vec<(PyRef<'py, PreparedRef>, i64)>,
     ) -> PyResult<Bound<'py, PyList>> {
-        self.owner.check(py)?;
+        self.core_owned(py, "send_committed")?;
         let row_ids: Vec<i64> = items.iter().map(|(_, row_id)| *row_id).collect();
         let sends: Vec<_> = items
             .into_iter()
@@ -523,7 +540,7 @@ impl OutboxRef {
     /// Every row `(id, content, status, error)`, by id, read through the core's connection
     /// (for tests and tools).
     fn rows<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyTuple>>> {
-        self.owner.check(py)?;
+        self.core_owned(py, "rows")?;
         let db = self.outbox.database().clone();
         let rows = py.detach(|| db.rows()).map_err(|e| outbox_error(py, &e))?;
         rows.into_iter()
