@@ -2,9 +2,10 @@
 # Python package tests, run from the installed wheel (never from the source tree):
 #   1. a build venv with maturin builds the abi3 wheel (debug profile);
 #   2. a FRESH venv gets only that wheel and pytest;
-#   3. qmq-server is built, a throwaway PostgreSQL and Redis are started (ci/lib/databases.sh),
-#      and pytest runs from a temp dir against them (QMQ_SERVER_BIN, QMQ_TEST_POSTGRES_URL,
-#      QMQ_TEST_REDIS_URL; QMQ_TEST_REQUIRE_DATABASES=1 makes a missing one a failure).
+#   3. qmq-server is built, throwaway PostgreSQL, MariaDB and Redis servers are started
+#      (ci/lib/databases.sh), and pytest runs from a temp dir against them (QMQ_SERVER_BIN,
+#      QMQ_TEST_POSTGRES_URL, QMQ_TEST_MYSQL_URL, QMQ_TEST_REDIS_URL;
+#      QMQ_TEST_REQUIRE_DATABASES=1 makes a missing one a failure).
 # Lints the Python sources with ruff as well. Env: PYTHON (default python3), CARGO_TARGET_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +45,7 @@ export QMQ_SERVER_BIN="$CARGO_TARGET_DIR/debug/qmq-server"
 
 step "databases"
 start_postgres "$WORK/pg"
+start_mariadb "$WORK/mariadb"
 start_redis "$WORK/redis"
 export QMQ_TEST_REQUIRE_DATABASES=1
 

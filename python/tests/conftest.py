@@ -127,9 +127,10 @@ def bodies(messages: list) -> List[str]:
     return [m.get("body") for m in messages if not m.get("warmup")]
 
 
-# --- Databases: SQLite files, and the real PostgreSQL and Redis that ci/python-tests.sh
-# starts (QMQ_TEST_POSTGRES_URL, QMQ_TEST_REDIS_URL). With QMQ_TEST_REQUIRE_DATABASES=1 (set by
-# the script) a missing server fails the test instead of skipping it.
+# --- Databases: SQLite files, and the real PostgreSQL, MariaDB and Redis that
+# ci/python-tests.sh starts (QMQ_TEST_POSTGRES_URL, QMQ_TEST_MYSQL_URL, QMQ_TEST_REDIS_URL).
+# With QMQ_TEST_REQUIRE_DATABASES=1 (set by the script) a missing server fails the test
+# instead of skipping it.
 
 
 def _require(env: str, what: str) -> str:
@@ -194,6 +195,11 @@ def db(request: pytest.FixtureRequest, tmp_path) -> Db:
 @pytest.fixture
 def postgres_url() -> str:
     return _require("QMQ_TEST_POSTGRES_URL", "PostgreSQL")
+
+
+@pytest.fixture
+def mysql_url() -> str:
+    return _require("QMQ_TEST_MYSQL_URL", "MariaDB/MySQL")
 
 
 @pytest.fixture
