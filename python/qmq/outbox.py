@@ -297,7 +297,8 @@ class Outbox:
         ``qmq.outbox``) and, with ``raise_on_send_error=True``, raised as ``OutboxError``
         after the commit. An exception in the block rolls back: nothing is sent.
 
-        Do not commit or roll back ``conn`` inside the block, nor open it inside psycopg's own
+        Work already pending on ``conn`` is committed (or rolled back) with the block. Do not
+        commit or roll back ``conn`` inside the block, nor open it inside psycopg's own
         ``conn.transaction()`` block.
 
         :raises TypeError: ``conn`` is not a supported connection, or not of the outbox's

@@ -10,10 +10,11 @@
 //! `qmq_core::client::idempotence::dialect`, so that a change there is adapted here alone.
 //!
 //! SQLite is settled by the host, not by the core. The core links its own (bundled) copy of
-//! SQLite, and Python's `sqlite3` another; two copies in one process do not see each other's
-//! POSIX locks, so a connection of one copy can checkpoint and delete the WAL under the
-//! other's open connection (<https://www.sqlite.org/howtocorrupt.html>, §2.2.1) — observed
-//! here as committed rows the core's connection never saw. For a SQLite outbox the Python
+//! SQLite, and Python's `sqlite3` another. POSIX locks belong to the process, so the two
+//! copies' locks never exclude each other, and neither knows the other's open connections: a
+//! connection of one copy can checkpoint and delete the WAL under the other's open connection
+//! (<https://www.sqlite.org/howtocorrupt.html>, §2.2.1) — observed here as committed rows the
+//! core's connection never saw — and two writers can run at once. For a SQLite outbox the Python
 //! package therefore checks, deletes and counts rows with `sqlite3` itself ([`outbox_sql`]
 //! mirrors the core's statements) and uses the core only to send ([`OutboxRef::send_prepared`]);
 //! PostgreSQL and MySQL go through [`Outbox::send_outboxed`].
