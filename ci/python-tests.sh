@@ -2,7 +2,10 @@
 # Python package tests, run from the installed wheel (never from the source tree):
 #   1. a build venv with maturin builds the abi3 wheel (debug profile);
 #   2. a FRESH venv gets only that wheel and pytest;
-#   3. qmq-server is built, and pytest runs from a temp dir against it (QMQ_SERVER_BIN).
+#   3. qmq-server is built, throwaway PostgreSQL, MariaDB and Redis servers are started
+#      (ci/lib/databases.sh), and pytest runs from a temp dir against them (QMQ_SERVER_BIN,
+#      QMQ_TEST_POSTGRES_URL, QMQ_TEST_MYSQL_URL, QMQ_TEST_REDIS_URL;
+#      QMQ_TEST_REQUIRE_DATABASES=1 makes a missing one a failure).
 # Lints the Python sources with ruff as well. Env: PYTHON (default python3), CARGO_TARGET_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +14,8 @@ export CARGO_TERM_COLOR=never
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 PYTHON="${PYTHON:-python3}"
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+source ci/lib/databases.sh
+trap 'stop_databases; rm -rf "$WORK"' EXIT
 
 step() { printf '\n=== python: %s (%ss)\n' "$1" "$SECONDS"; }
 
@@ -32,11 +36,18 @@ ls "$WORK"/dist/*.whl
 
 step "fresh venv"
 "$PYTHON" -m venv "$WORK/test"
-"$WORK/test/bin/pip" install -q --disable-pip-version-check "$WORK"/dist/*.whl pytest
+# psycopg (3.x) is the PostgreSQL driver the transactional tests use as "the user's connection".
+"$WORK/test/bin/pip" install -q --disable-pip-version-check "$WORK"/dist/*.whl pytest "psycopg[binary]"
 
 step "qmq-server"
 cargo build -p qmq-server --locked
 export QMQ_SERVER_BIN="$CARGO_TARGET_DIR/debug/qmq-server"
+
+step "databases"
+start_postgres "$WORK/pg"
+start_mariadb "$WORK/mariadb"
+start_redis "$WORK/redis"
+export QMQ_TEST_REQUIRE_DATABASES=1
 
 step "pytest"
 mkdir -p "$WORK/run"

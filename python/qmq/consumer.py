@@ -13,6 +13,7 @@ from .client import Client
 from .errors import ClosedError
 from .idempotence import IdempotenceStore
 from .message import ReceivedMessage
+from .transactional import TransactionalHandler
 
 __all__ = ["Consumer", "PullConsumer", "Subscription"]
 
@@ -97,7 +98,11 @@ class Subscription:
     def _call(self, ref: Any) -> Optional[str]:
         """Called by the core on one of its threads; returns None (ack) or the reason."""
         try:
-            self.handler(ReceivedMessage(ref))
+            if isinstance(self.handler, TransactionalHandler):
+                # The key needs the subscription's subject and (wire) group.
+                self.handler.process(ReceivedMessage(ref), self.group, self.subject)
+            else:
+                self.handler(ReceivedMessage(ref))
             return None
         except BaseException:  # noqa: BLE001 - any failure means "retry"
             reason = traceback.format_exc()
@@ -221,7 +226,10 @@ class Consumer:
         """Runs ``handler(message)`` for every message of ``subject`` for ``group``, on qmq's
         threads, at most ``concurrency`` at a time. Returning acks the message; raising retries
         it (the traceback is the failure reason) and, after ``max_retry`` tries, moves it to
-        the dead-letter subject."""
+        the dead-letter subject.
+
+        ``handler`` may be a :func:`~qmq.transactional_idempotent` handler: it then runs in a
+        database transaction with the message's dedup key (``subject%group%messageId``)."""
         self._check_open()
         _check.callable_("handler", handler)
         options = ConsumeOptions(
@@ -234,7 +242,14 @@ class Consumer:
             concurrency=concurrency,
         )
         subject, group = subject_group(subject, group, options.broadcast)
-        sub = Subscription(subject, group, handler, self)
+        if isinstance(handler, TransactionalHandler) and options.idempotence is not None:
+            raise ValueError(
+                "a transactional_idempotent handler keeps its own dedup table: do not also"
+                " pass idempotence="
+            )
+        # The wire group (the client id for broadcast) before any message can arrive.
+        wire_group = self._client.client_id if options.broadcast else group
+        sub = Subscription(subject, wire_group, handler, self)
         sub._ref = self._ref.subscribe(subject, group, options, sub._call)
         sub.group = sub._ref.group  # the wire group: the client id for broadcast
         with self._lock:

@@ -7,7 +7,7 @@ may succeed).
 
 from __future__ import annotations
 
-from typing import List, Sequence, Union
+from typing import List, Optional, Sequence, Union
 
 __all__ = [
     "QmqError",
@@ -16,6 +16,7 @@ __all__ = [
     "InvalidArgumentError",
     "SendError",
     "BatchSendError",
+    "OutboxError",
 ]
 
 
@@ -65,3 +66,20 @@ class BatchSendError(QmqError):
     def errors(self) -> List[QmqError]:
         """The errors only."""
         return [r for r in self.results if isinstance(r, QmqError)]
+
+
+class OutboxError(QmqError):
+    """A transactional (outbox) message was not sent, or its table could not be used.
+
+    ``row_id`` is the outbox row, ``message_id`` the message (when known), and ``row_fate``
+    what became of the row: ``"left_for_watchdog"`` (still pending; ``qmq-server watchdog``
+    resends it), ``"blocked"`` (the broker refused it with BLOCK), ``"unchanged"`` (the
+    failure could not be recorded; the row is still pending) or ``"not_committed"`` (no
+    committed row: the transaction was rolled back or is still open; nothing was sent).
+    ``kind`` names the core's error (``"Send"``, ``"NotCommitted"``, ``"Postgres"``, ...).
+    """
+
+    kind = "Outbox"
+    row_id: Optional[int] = None
+    row_fate: Optional[str] = None
+    message_id: Optional[str] = None

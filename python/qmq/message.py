@@ -54,7 +54,15 @@ class Message:
     (``qmq_maxRetryNum``). The message id is assigned when it is sent (see the receipt).
     """
 
-    __slots__ = ("subject", "_properties", "_tags", "_delay_ms", "_delay_until_ms", "_max_retries")
+    __slots__ = (
+        "subject",
+        "_properties",
+        "_tags",
+        "_delay_ms",
+        "_delay_until_ms",
+        "_max_retries",
+        "_staged",
+    )
 
     def __init__(
         self,
@@ -83,6 +91,9 @@ class Message:
         if delay_until is not None:
             self.set_delay_until(delay_until)
         self._max_retries: Optional[int] = _check.opt_integer("max_retries", max_retries, 1)
+        # Outbox rows staged from this message (row id -> the native message with its id);
+        # see qmq.Outbox.stage.
+        self._staged: Optional[Dict[int, Any]] = None
 
     def set_property(self, key: str, value: PropertyValue) -> "Message":
         """Sets a property; returns the message (for chaining)."""

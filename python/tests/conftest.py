@@ -125,3 +125,102 @@ def warm_up_listener(producer: qmq.Producer, seen: list, subject: str) -> None:
 
 def bodies(messages: list) -> List[str]:
     return [m.get("body") for m in messages if not m.get("warmup")]
+
+
+# --- Databases: SQLite files, and the real PostgreSQL, MariaDB and Redis that
+# ci/python-tests.sh starts (QMQ_TEST_POSTGRES_URL, QMQ_TEST_MYSQL_URL, QMQ_TEST_REDIS_URL).
+# With QMQ_TEST_REQUIRE_DATABASES=1 (set by the script) a missing server fails the test
+# instead of skipping it.
+
+
+def _require(env: str, what: str) -> str:
+    value = os.environ.get(env)
+    if not value:
+        if os.environ.get("QMQ_TEST_REQUIRE_DATABASES") == "1":
+            pytest.fail(f"{env} is not set: {what} is required")
+        pytest.skip(f"{env} not set ({what})")
+    return value
+
+
+def _psycopg():
+    if os.environ.get("QMQ_TEST_REQUIRE_DATABASES") == "1":
+        import psycopg
+
+        return psycopg
+    return pytest.importorskip("psycopg")
+
+
+class Db:
+    """One backend: ``location`` is what qmq opens, ``connect()`` the user's own connection,
+    ``p`` the driver's parameter placeholder."""
+
+    def __init__(self, kind: str, location: str, p: str) -> None:
+        self.kind = kind
+        self.location = location
+        self.p = p
+
+    def connect(self):
+        if self.kind == "sqlite":
+            import sqlite3
+
+            return sqlite3.connect(self.location, timeout=10)
+        return _psycopg().connect(self.location)
+
+    def scalar(self, sql: str, *args):
+        """One value, read on a fresh connection (so only committed data is seen)."""
+        conn = self.connect()
+        try:
+            row = conn.execute(sql, args).fetchone()
+            return row[0]
+        finally:
+            conn.close()
+
+    def run(self, sql: str, *args) -> None:
+        conn = self.connect()
+        try:
+            conn.execute(sql, args)
+            conn.commit()
+        finally:
+            conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest, tmp_path) -> Db:
+    if request.param == "sqlite":
+        return Db("sqlite", str(tmp_path / "app.sqlite"), "?")
+    _psycopg()
+    return Db("postgres", _require("QMQ_TEST_POSTGRES_URL", "PostgreSQL"), "%s")
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    return _require("QMQ_TEST_POSTGRES_URL", "PostgreSQL")
+
+
+@pytest.fixture
+def mysql_url() -> str:
+    return _require("QMQ_TEST_MYSQL_URL", "MariaDB/MySQL")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return _require("QMQ_TEST_REDIS_URL", "Redis")
+
+
+@pytest.fixture
+def table() -> str:
+    """A table name of its own for each test (tests share one PostgreSQL database)."""
+    return "t_" + uuid.uuid4().hex[:12]
+
+
+def pull_all(pc: qmq.PullConsumer, seconds: float, ack: bool = True) -> list:
+    """Every non-warm-up message pulled within ``seconds``."""
+    got: list = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for m in pc.pull(16, 0.3):
+            if ack:
+                m.ack()
+            if not m.get("warmup"):
+                got.append(m)
+    return got

@@ -2,8 +2,10 @@
 //!
 //! What it owns: conversion of Python values to core types and back, the mapping of core
 //! errors to Python exceptions (`errors`), and waiting for the core without blocking the
-//! interpreter. Every behaviour (batching, retries, acks, filters, idempotence) lives in
-//! `qmq-core`; validation and defaults live in the Python package.
+//! interpreter. Every behaviour (batching, retries, acks, filters, idempotence, the
+//! transactional outbox) lives in `qmq-core`; validation and defaults live in the Python
+//! package. `transaction` hands the outbox and dedup SQL hooks to code that runs them on the
+//! user's own DB-API connection.
 //!
 //! Handles are `<Object>Ref` classes wrapped by the Python `Client`, `Producer` and
 //! `Consumer`; they are internal and have no API stability.
@@ -25,6 +27,7 @@ mod idempotence;
 mod listener;
 mod message;
 mod producer;
+mod transaction;
 
 use pyo3::prelude::*;
 
@@ -38,6 +41,13 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<listener::SubscriptionRef>()?;
     m.add_class::<message::DeliveredRef>()?;
     m.add_class::<idempotence::IdempotenceStoreRef>()?;
+    m.add_class::<transaction::OutboxRef>()?;
+    m.add_class::<transaction::PreparedRef>()?;
+    m.add_function(wrap_pyfunction!(transaction::outbox_insert_sql, m)?)?;
+    m.add_function(wrap_pyfunction!(transaction::outbox_sql, m)?)?;
+    m.add_function(wrap_pyfunction!(transaction::dedup_insert_sql, m)?)?;
+    m.add_function(wrap_pyfunction!(transaction::dedup_ddl, m)?)?;
+    m.add_function(wrap_pyfunction!(transaction::idempotence_key, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

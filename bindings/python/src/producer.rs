@@ -70,6 +70,16 @@ impl ProducerRef {
         }
     }
 
+    /// The core producer (the outbox sends through it).
+    pub(crate) fn core(&self) -> &Producer {
+        &self.producer
+    }
+
+    /// The process that created this handle.
+    pub(crate) fn owner(&self) -> Owner {
+        self.owner
+    }
+
     fn check(&self, py: Python<'_>) -> PyResult<()> {
         self.owner.check(py)?;
         if self.client.is_closed() {
