@@ -36,8 +36,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use qmq_core::client::idempotence::{IdempotenceKey, dialect as dedup};
 use qmq_core::client::transaction::{
-    DatabaseLocation, Dialect, Outbox, OutboxDatabase, OutboxError, OutboxResult, ParamStyle,
-    RowFate, ddl, encode_content, insert_sql, validate_table,
+    DatabaseLocation, Dialect, Outbox, OutboxDatabase, OutboxError, OutboxResult, OutboxStatements,
+    ParamStyle, RowFate, ddl, encode_content, insert_sql,
 };
 use qmq_core::client::{ClientError, ProducerMessage, SendResult};
 use qmq_core::protocol::MessageProducerCode;
@@ -59,15 +59,6 @@ fn outbox_dialect(name: &str) -> PyResult<Dialect> {
     }
 }
 
-/// The same names as the idempotence tables' dialect.
-fn dedup_dialect(name: &str) -> PyResult<dedup::Dialect> {
-    Ok(match outbox_dialect(name)? {
-        Dialect::Sqlite => dedup::Dialect::Sqlite,
-        Dialect::Postgres => dedup::Dialect::Postgres,
-        Dialect::MySql => dedup::Dialect::MySql,
-    })
-}
-
 /// DB-API `paramstyle` names: `"qmark"` (`?`, sqlite3) and `"format"` (`%s`, psycopg), plus
 /// `"dollar"` (`$1`, libpq).
 fn param_style(name: &str) -> PyResult<ParamStyle> {
@@ -79,14 +70,6 @@ fn param_style(name: &str) -> PyResult<ParamStyle> {
             "paramstyle must be 'qmark', 'format' or 'dollar', not {name:?}"
         ))),
     }
-}
-
-fn placeholders(name: &str) -> PyResult<dedup::Placeholders> {
-    Ok(match param_style(name)? {
-        ParamStyle::QuestionMark => dedup::Placeholders::Question,
-        ParamStyle::Format => dedup::Placeholders::Format,
-        ParamStyle::Numbered => dedup::Placeholders::Dollar,
-    })
 }
 
 /// Splits shipped DDL into statements a DB-API `execute` accepts one at a time (comment lines
@@ -180,7 +163,7 @@ pub(crate) fn outbox_insert_sql(
 }
 
 /// Every statement a host needs to keep an outbox table itself, in `paramstyle`: `ddl` (a
-/// list), `insert`, and — mirroring the core's own statements, one parameter (the id) each —
+/// list), `insert`, and — the core's own statements ([`OutboxStatements`]), one parameter (the id) each —
 /// `status` (`status, error` of a row), `delete`, `block` (QMQ's BLOCK: `status = -100,
 /// error + 1`), `count_error` (`error + 1`, left for the watchdog); `rows` lists every row.
 /// "Now" is the database's clock, as in the core.
@@ -193,43 +176,17 @@ pub(crate) fn outbox_sql<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let d = outbox_dialect(dialect)?;
     let style = param_style(paramstyle)?;
-    validate_table(table).map_err(|e| outbox_error(py, &e))?;
-    let p = match style {
-        ParamStyle::QuestionMark => "?",
-        ParamStyle::Format => "%s",
-        ParamStyle::Numbered => "$1",
-    };
-    let now = match d {
-        Dialect::Postgres => "now()",
-        _ => "CURRENT_TIMESTAMP",
-    };
-    let t = table;
+    let sql =
+        OutboxStatements::with_param_style(d, table, style).map_err(|e| outbox_error(py, &e))?;
     let out = PyDict::new(py);
-    let text = ddl(d, t).map_err(|e| outbox_error(py, &e))?;
+    let text = ddl(d, table).map_err(|e| outbox_error(py, &e))?;
     out.set_item("ddl", statements(&text))?;
-    out.set_item(
-        "insert",
-        insert_sql(d, t, style).map_err(|e| outbox_error(py, &e))?,
-    )?;
-    out.set_item(
-        "status",
-        format!("SELECT status, error FROM {t} WHERE id = {p}"),
-    )?;
-    out.set_item("delete", format!("DELETE FROM {t} WHERE id = {p}"))?;
-    out.set_item(
-        "block",
-        format!(
-            "UPDATE {t} SET status = -100, error = error + 1, update_time = {now} WHERE id = {p}"
-        ),
-    )?;
-    out.set_item(
-        "count_error",
-        format!("UPDATE {t} SET error = error + 1, update_time = {now} WHERE id = {p}"),
-    )?;
-    out.set_item(
-        "rows",
-        format!("SELECT id, content, status, error FROM {t} ORDER BY id"),
-    )?;
+    out.set_item("insert", sql.insert)?;
+    out.set_item("status", sql.status)?;
+    out.set_item("delete", sql.delete)?;
+    out.set_item("block", sql.block)?;
+    out.set_item("count_error", sql.count_error)?;
+    out.set_item("rows", sql.all)?;
     Ok(out)
 }
 
@@ -237,14 +194,14 @@ pub(crate) fn outbox_sql<'py>(
 /// first time, 0 a duplicate.
 #[pyfunction]
 pub(crate) fn dedup_insert_sql(dialect: &str, table: &str, paramstyle: &str) -> PyResult<String> {
-    dedup::dedup_insert_sql(dedup_dialect(dialect)?, table, placeholders(paramstyle)?)
+    dedup::dedup_insert_sql(outbox_dialect(dialect)?, table, param_style(paramstyle)?)
         .map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
 /// The shipped DDL of the idempotence table, one statement per item.
 #[pyfunction]
 pub(crate) fn dedup_ddl(dialect: &str, table: &str) -> PyResult<Vec<String>> {
-    dedup::ddl(dedup_dialect(dialect)?, table)
+    dedup::ddl(outbox_dialect(dialect)?, table)
         .map(|ddl| statements(&ddl))
         .map_err(|e| PyValueError::new_err(e.to_string()))
 }

@@ -34,6 +34,7 @@ pub mod meta_locator;
 mod pool;
 pub mod producer;
 pub mod runtime;
+pub mod sql;
 pub mod transaction;
 
 pub use address::{HostPort, HostPortError};

@@ -49,7 +49,7 @@ impl WatchedDatabase {
         let dialect: Dialect =
             self.dialect
                 .parse()
-                .map_err(|e: qmq_core::client::transaction::OutboxError| {
+                .map_err(|e: qmq_core::client::sql::UnknownDialect| {
                     ConfigError::invalid(key("dialect"), e.to_string())
                 })?;
         let location = DatabaseLocation::parse(&self.url)

@@ -27,47 +27,15 @@ const POSTGRES_DDL: &str = include_str!("../../../sql/postgresql/deduplicate_tbl
 const MYSQL_DDL: &str = include_str!("../../../sql/mysql/deduplicate_tbl.sql");
 const SQLITE_DDL: &str = include_str!("../../../sql/sqlite/deduplicate_tbl.sql");
 
-/// A SQL database family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    /// PostgreSQL.
-    Postgres,
-    /// MySQL and MariaDB.
-    MySql,
-    /// SQLite.
-    Sqlite,
+pub use crate::client::sql::{Dialect, ParamStyle};
+
+/// The dedup table's quoting and clock, per dialect.
+trait DedupSql {
+    fn quote(self, ident: &str) -> String;
+    fn now(self) -> &'static str;
 }
 
-/// How statement parameters are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Placeholders {
-    /// `?` — JDBC, Python `sqlite3`, the Rust `mysql` crate.
-    Question,
-    /// `$1`, `$2`, ... — the Rust `postgres` crate, libpq.
-    Dollar,
-    /// `%s` — Python DB-API `format` style (`psycopg`, `PyMySQL`).
-    Format,
-}
-
-impl Placeholders {
-    fn nth(self, n: usize) -> String {
-        match self {
-            Self::Question => "?".to_owned(),
-            Self::Dollar => format!("${n}"),
-            Self::Format => "%s".to_owned(),
-        }
-    }
-}
-
-impl Dialect {
-    /// The placeholders the Rust driver of this dialect uses.
-    pub fn native_placeholders(self) -> Placeholders {
-        match self {
-            Self::Postgres => Placeholders::Dollar,
-            Self::MySql | Self::Sqlite => Placeholders::Question,
-        }
-    }
-
+impl DedupSql for Dialect {
     fn quote(self, ident: &str) -> String {
         match self {
             Self::MySql => format!("`{ident}`"),
@@ -91,13 +59,7 @@ impl Dialect {
 /// # Errors
 /// [`IdempotenceError::InvalidTableName`].
 pub fn validate_table(name: &str) -> Result<(), IdempotenceError> {
-    let mut chars = name.chars();
-    let ok = name.len() <= 64
-        && chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if ok {
+    if crate::client::sql::is_table_name(name, false) {
         Ok(())
     } else {
         Err(IdempotenceError::InvalidTableName {
@@ -137,11 +99,11 @@ pub fn ddl(dialect: Dialect, table: &str) -> Result<String, IdempotenceError> {
 pub fn dedup_insert_sql(
     dialect: Dialect,
     table: &str,
-    placeholders: Placeholders,
+    style: ParamStyle,
 ) -> Result<String, IdempotenceError> {
     validate_table(table)?;
     let t = dialect.quote(table);
-    let k = placeholders.nth(1);
+    let k = style.param(1);
     let now = dialect.now();
     Ok(match dialect {
         Dialect::Postgres => {
@@ -159,13 +121,13 @@ pub fn dedup_insert_sql(
 pub fn forget_sql(
     dialect: Dialect,
     table: &str,
-    placeholders: Placeholders,
+    style: ParamStyle,
 ) -> Result<String, IdempotenceError> {
     validate_table(table)?;
     Ok(format!(
         "DELETE FROM {} WHERE k = {}",
         dialect.quote(table),
-        placeholders.nth(1)
+        style.param(1)
     ))
 }
 
@@ -176,13 +138,13 @@ pub fn forget_sql(
 pub fn gc_sql(
     dialect: Dialect,
     table: &str,
-    placeholders: Placeholders,
+    style: ParamStyle,
 ) -> Result<String, IdempotenceError> {
     validate_table(table)?;
     Ok(format!(
         "DELETE FROM {} WHERE update_at < {}",
         dialect.quote(table),
-        placeholders.nth(1)
+        style.param(1)
     ))
 }
 
@@ -209,8 +171,8 @@ impl StoreSql {
     ) -> Result<Self, IdempotenceError> {
         validate_table(table)?;
         let t = dialect.quote(table);
-        let p = dialect.native_placeholders();
-        let (p1, p2, p3) = (p.nth(1), p.nth(2), p.nth(3));
+        let p = dialect.native_param_style();
+        let (p1, p2, p3) = (p.param(1), p.param(2), p.param(3));
         let mark = match (dialect, with_ttl) {
             (Dialect::Postgres, false) => format!(
                 "INSERT INTO {t}(k, update_at) VALUES ({p1}, {p2}) ON CONFLICT (k) DO NOTHING"
@@ -295,15 +257,15 @@ mod tests {
     #[test]
     fn host_insert_takes_only_the_key() {
         assert_eq!(
-            dedup_insert_sql(Dialect::MySql, DEFAULT_TABLE, Placeholders::Question).unwrap(),
+            dedup_insert_sql(Dialect::MySql, DEFAULT_TABLE, ParamStyle::QuestionMark).unwrap(),
             "INSERT IGNORE INTO `deduplicate_tbl`(k, update_at) VALUES (?, CURRENT_TIMESTAMP)"
         );
         assert_eq!(
-            dedup_insert_sql(Dialect::Postgres, "t", Placeholders::Format).unwrap(),
+            dedup_insert_sql(Dialect::Postgres, "t", ParamStyle::Format).unwrap(),
             "INSERT INTO \"t\"(k, update_at) VALUES (%s, now()) ON CONFLICT (k) DO NOTHING"
         );
         assert_eq!(
-            gc_sql(Dialect::Postgres, "t", Placeholders::Dollar).unwrap(),
+            gc_sql(Dialect::Postgres, "t", ParamStyle::Numbered).unwrap(),
             "DELETE FROM \"t\" WHERE update_at < $1"
         );
     }
@@ -313,7 +275,7 @@ mod tests {
         let conn = rusqlite::Connection::open_in_memory().unwrap();
         conn.execute_batch(&ddl(Dialect::Sqlite, "t").unwrap())
             .unwrap();
-        let insert = dedup_insert_sql(Dialect::Sqlite, "t", Placeholders::Question).unwrap();
+        let insert = dedup_insert_sql(Dialect::Sqlite, "t", ParamStyle::QuestionMark).unwrap();
         assert_eq!(conn.execute(&insert, ["s%g%1"]).unwrap(), 1);
         assert_eq!(conn.execute(&insert, ["s%g%1"]).unwrap(), 0);
         let at: i64 = conn
@@ -331,9 +293,9 @@ mod tests {
         let bad = "t; DROP TABLE x";
         for d in [Dialect::Postgres, Dialect::MySql, Dialect::Sqlite] {
             assert!(ddl(d, bad).is_err());
-            assert!(dedup_insert_sql(d, bad, Placeholders::Question).is_err());
-            assert!(forget_sql(d, bad, Placeholders::Question).is_err());
-            assert!(gc_sql(d, bad, Placeholders::Question).is_err());
+            assert!(dedup_insert_sql(d, bad, ParamStyle::QuestionMark).is_err());
+            assert!(forget_sql(d, bad, ParamStyle::QuestionMark).is_err());
+            assert!(gc_sql(d, bad, ParamStyle::QuestionMark).is_err());
             assert!(StoreSql::new(d, bad, true).is_err());
         }
     }

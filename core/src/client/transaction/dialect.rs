@@ -12,59 +12,15 @@ use std::time::Duration;
 
 use super::error::OutboxError;
 
-/// Longest accepted table name (MySQL's identifier limit; PostgreSQL's is 63).
-pub const MAX_TABLE_LEN: usize = 64;
+pub use crate::client::sql::{Dialect, MAX_TABLE_LEN, ParamStyle};
 
-/// A SQL database the outbox table can live in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Dialect {
-    /// SQLite (through `rusqlite`, Python's `sqlite3`, ...).
-    Sqlite,
-    /// PostgreSQL.
-    Postgres,
-    /// MySQL or MariaDB (QMQ's own choice).
-    MySql,
+/// The outbox's SQL for "now" and "now minus an age", on the database's own clock.
+trait DatabaseClock {
+    fn now(self) -> &'static str;
+    fn before_now(self, age: Duration) -> String;
 }
 
-/// How a host's driver writes bound parameters in SQL text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ParamStyle {
-    /// `?`: rusqlite, the `mysql` crate, JDBC, Python's `sqlite3`.
-    QuestionMark,
-    /// `$1`, `$2`, ...: the `postgres` crate, libpq.
-    Numbered,
-    /// `%s`: psycopg, PyMySQL, mysqlclient.
-    Format,
-}
-
-impl ParamStyle {
-    fn param(self, n: usize) -> String {
-        match self {
-            Self::QuestionMark => "?".to_owned(),
-            Self::Numbered => format!("${n}"),
-            Self::Format => "%s".to_owned(),
-        }
-    }
-}
-
-impl Dialect {
-    /// The parameter style of this crate's own driver for the dialect.
-    pub fn native_param_style(self) -> ParamStyle {
-        match self {
-            Self::Sqlite | Self::MySql => ParamStyle::QuestionMark,
-            Self::Postgres => ParamStyle::Numbered,
-        }
-    }
-
-    /// Lower-case name, as used in configuration files (`sqlite`, `postgres`, `mysql`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Sqlite => "sqlite",
-            Self::Postgres => "postgres",
-            Self::MySql => "mysql",
-        }
-    }
-
+impl DatabaseClock for Dialect {
     fn now(self) -> &'static str {
         match self {
             Self::Sqlite | Self::MySql => "CURRENT_TIMESTAMP",
@@ -72,7 +28,6 @@ impl Dialect {
         }
     }
 
-    /// An SQL expression for "now minus `age`" in this dialect's clock.
     fn before_now(self, age: Duration) -> String {
         match self {
             // SQLite's datetime() keeps whole seconds; round up so a row is never early.
@@ -83,43 +38,13 @@ impl Dialect {
     }
 }
 
-impl std::fmt::Display for Dialect {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for Dialect {
-    type Err = OutboxError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "sqlite" | "sqlite3" => Ok(Self::Sqlite),
-            "postgres" | "postgresql" | "pg" => Ok(Self::Postgres),
-            "mysql" | "mariadb" => Ok(Self::MySql),
-            _ => Err(OutboxError::UnsupportedLocation {
-                location: s.to_owned(),
-                reason: "dialect must be sqlite, postgres or mysql",
-            }),
-        }
-    }
-}
-
 /// Checks that `table` is `name` or `schema.name`, each `[A-Za-z_][A-Za-z0-9_]*`, at most
 /// [`MAX_TABLE_LEN`] bytes in all: it is interpolated into SQL text.
 ///
 /// # Errors
 /// [`OutboxError::InvalidTableName`].
 pub fn validate_table(table: &str) -> Result<(), OutboxError> {
-    let ident = |part: &str| {
-        let mut chars = part.chars();
-        chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-    };
-    let parts: Vec<&str> = table.split('.').collect();
-    if table.len() <= MAX_TABLE_LEN && parts.len() <= 2 && parts.iter().all(|p| ident(p)) {
+    if crate::client::sql::is_table_name(table, true) {
         Ok(())
     } else {
         Err(OutboxError::InvalidTableName {
@@ -128,34 +53,55 @@ pub fn validate_table(table: &str) -> Result<(), OutboxError> {
     }
 }
 
-/// Every statement for one table in one dialect (native parameter style).
+/// Every statement for one table in one dialect. The core's own are in the dialect's native
+/// parameter style; hosts that keep rows with their own driver take theirs from
+/// [`Statements::with_param_style`], so no binding writes outbox SQL itself.
 #[derive(Debug, Clone)]
-pub(crate) struct Statements {
-    pub(crate) dialect: Dialect,
-    pub(crate) table: String,
+pub struct Statements {
+    /// The dialect the statements are written for.
+    pub dialect: Dialect,
+    /// The (validated) table name.
+    pub table: String,
     /// One parameter (content); PostgreSQL's returns the id.
-    pub(crate) insert: String,
+    pub insert: String,
     /// One parameter (id).
-    pub(crate) delete: String,
+    pub delete: String,
     /// QMQ's BLOCK: `status = -100, error = error + 1`. One parameter (id).
-    pub(crate) block: String,
+    pub block: String,
     /// A failed send leaves the row for the watchdog and counts it. One parameter (id).
-    pub(crate) count_error: String,
+    pub count_error: String,
     /// The watchdog's verdict: `status = ?, error = error + 1`. Parameters status, id.
-    pub(crate) mark: String,
+    pub mark: String,
     /// Pushes a claimed row's `update_time` to now, so that no other scan sees it as due
     /// while it is being resent. One parameter (id).
-    pub(crate) touch: String,
+    pub touch: String,
+    /// `status, error` of one row. One parameter (id).
+    pub status: String,
     /// `id, content, status, error` of one row. One parameter (id).
-    pub(crate) get: String,
+    pub get: String,
     /// `id, content, status, error` of every row, by id.
-    pub(crate) all: String,
+    pub all: String,
 }
 
 impl Statements {
-    pub(crate) fn new(dialect: Dialect, table: &str) -> Result<Self, OutboxError> {
+    /// The statements in the parameter style of the core's own driver for `dialect`.
+    ///
+    /// # Errors
+    /// [`OutboxError::InvalidTableName`].
+    pub fn new(dialect: Dialect, table: &str) -> Result<Self, OutboxError> {
+        Self::with_param_style(dialect, table, dialect.native_param_style())
+    }
+
+    /// The statements for `table` with parameters written in `style`.
+    ///
+    /// # Errors
+    /// [`OutboxError::InvalidTableName`].
+    pub fn with_param_style(
+        dialect: Dialect,
+        table: &str,
+        style: ParamStyle,
+    ) -> Result<Self, OutboxError> {
         validate_table(table)?;
-        let style = dialect.native_param_style();
         let p = |n| style.param(n);
         let now = dialect.now();
         Ok(Self {
@@ -177,6 +123,7 @@ impl Statements {
                 p(2)
             ),
             touch: format!("UPDATE {table} SET update_time = {now} WHERE id = {}", p(1)),
+            status: format!("SELECT status, error FROM {table} WHERE id = {}", p(1)),
             get: format!(
                 "SELECT id, content, status, error FROM {table} WHERE id = {}",
                 p(1)
@@ -187,7 +134,7 @@ impl Statements {
 
     /// Pending rows (`status = 0`) last updated more than `age` ago, oldest id first, locked
     /// for update where the dialect can (SQLite locks the whole database instead).
-    pub(crate) fn due(&self, age: Duration, limit: u32) -> String {
+    pub fn due(&self, age: Duration, limit: u32) -> String {
         let table = &self.table;
         let before = self.dialect.before_now(age);
         let lock = match self.dialect {

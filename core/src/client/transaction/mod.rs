@@ -78,7 +78,9 @@ pub mod mysql;
 
 pub use content::{ContentError, decode_content, encode_content};
 pub use database::{OutboxDatabase, OutboxRow};
-pub use dialect::{Dialect, ParamStyle, insert_sql, validate_table};
+pub use dialect::{
+    Dialect, ParamStyle, Statements as OutboxStatements, insert_sql, validate_table,
+};
 pub use error::{OutboxError, RowFate};
 pub use location::DatabaseLocation;
 pub use outbox::{Outbox, OutboxCallback, OutboxReceipt, OutboxResult, OutboxSend, Staged};
