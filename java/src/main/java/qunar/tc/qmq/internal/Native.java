@@ -34,6 +34,11 @@ public final class Native {
     /** {@link #producerSend} result: the queue is full, nothing was queued. */
     public static final int SEND_QUEUE_FULL = 1;
 
+    /** Name of the (attached) native thread completing sends. */
+    public static final String COMPLETION_THREAD = "qmq-java-completions";
+    /** Name of the (attached) core thread handing listener messages to executors. */
+    public static final String DISPATCH_THREAD = "qmq-listener-dispatch";
+
     static {
         NativeLoader.load();
     }
@@ -96,6 +101,9 @@ public final class Native {
      * @param count       entries used
      */
     static void onSendBatch(Object[] completions, Object[] errors, int count) {
+        // The native thread is attached for this batch only, as a fresh java.lang.Thread:
+        // give it a name that shows in stack traces.
+        Thread.currentThread().setName(COMPLETION_THREAD);
         for (int i = 0; i < count; i++) {
             try {
                 ((SendCompletion) completions[i]).complete((Throwable) errors[i]);
@@ -115,6 +123,7 @@ public final class Native {
      * @param completion its completion handle, owned by Java from here on
      */
     static void dispatch(Object dispatcher, byte[] message, long completion) {
+        Thread.currentThread().setName(DISPATCH_THREAD);
         // ListenerDispatcher completes every message it accepts. Should it throw anyway (an
         // Error), the exception stays pending: the native side then fails the message without
         // freeing the completion (which Java may already have used).
