@@ -15,12 +15,13 @@
 //!   or closed handle gives `ClosedException`, a handle of the wrong kind gives
 //!   `QmqException`. The Java `NativeHandle` keeps a handle alive for the whole of each call
 //!   and frees it only once no call is running;
-//! * no Java code runs on a tokio worker. Send completions go through one bridge thread
-//!   (`qmq-java-completions`); listener messages are handed to the user's `Executor` from the
-//!   core's blocking pool. Both attach to the JVM only for the scope of one hand-off;
+//! * no Java code runs on a tokio worker. Send completions are pulled by a Java thread
+//!   (`qmq-java-completions`, see `callbacks`), so no core thread enters the JVM for them;
+//!   listener messages are handed to the user's `Executor` from the core's blocking pool,
+//!   which attaches to the JVM only for the scope of that one call (see `listener`);
 //! * every local reference created on a native thread lives in a local frame popped before
 //!   the thread detaches, and every global reference is deleted once its completion has
-//!   been delivered (see `callbacks` and `listener`).
+//!   been handed over.
 //!
 //! `unsafe` appears only where JNI needs it: `JNI_OnLoad`, the unchecked calls through
 //! method ids cached at load time, and dereferencing handle pointers; each block says why it

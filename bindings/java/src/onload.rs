@@ -41,9 +41,6 @@ pub(crate) enum ExceptionClass {
 pub(crate) struct Cache {
     pub(crate) vm: JavaVM,
     pub(crate) native_class: GlobalRef,
-    pub(crate) object_class: GlobalRef,
-    /// `static void onSendBatch(Object[] completions, Object[] errors, int count)`.
-    pub(crate) on_send_batch: JStaticMethodID,
     /// `static void dispatch(Object dispatcher, byte[] message, long completion)`.
     pub(crate) dispatch: JStaticMethodID,
     exception_classes: Vec<GlobalRef>,
@@ -66,16 +63,9 @@ pub(crate) fn cache() -> Option<&'static Cache> {
 fn build(vm: JavaVM) -> jni::errors::Result<Cache> {
     let mut env = vm.get_env()?;
     let native = env.find_class(NATIVE_CLASS)?;
-    let on_send_batch = env.get_static_method_id(
-        &native,
-        "onSendBatch",
-        "([Ljava/lang/Object;[Ljava/lang/Object;I)V",
-    )?;
     let dispatch =
         env.get_static_method_id(&native, "dispatch", "(Ljava/lang/Object;[BJ)V")?;
     let native_class = env.new_global_ref(&native)?;
-    let object = env.find_class("java/lang/Object")?;
-    let object_class = env.new_global_ref(&object)?;
     let mut exception_classes = Vec::with_capacity(EXCEPTIONS.len());
     for name in EXCEPTIONS {
         let class: JClass<'_> = env.find_class(name)?;
@@ -87,8 +77,6 @@ fn build(vm: JavaVM) -> jni::errors::Result<Cache> {
     Ok(Cache {
         vm,
         native_class,
-        object_class,
-        on_send_batch,
         dispatch,
         exception_classes,
     })

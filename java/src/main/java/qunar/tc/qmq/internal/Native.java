@@ -34,7 +34,7 @@ public final class Native {
     /** {@link #producerSend} result: the queue is full, nothing was queued. */
     public static final int SEND_QUEUE_FULL = 1;
 
-    /** Name of the (attached) native thread completing sends. */
+    /** Name of the Java thread completing sends. */
     public static final String COMPLETION_THREAD = "qmq-java-completions";
     /** Name of the (attached) core thread handing listener messages to executors. */
     public static final String DISPATCH_THREAD = "qmq-listener-dispatch";
@@ -94,24 +94,62 @@ public final class Native {
     public static native void subFree(long sub);
 
     /**
-     * Called by the native completion thread with a batch of finished sends.
+     * Waits up to {@code timeoutMillis} for finished sends; fills {@code completions} (the
+     * {@link SendCompletion}s) and {@code errors} (null for a success, else the exception).
      *
-     * @param completions the {@link SendCompletion}s
-     * @param errors      null for a success, else the exception
-     * @param count       entries used
+     * @return how many entries were filled
      */
-    static void onSendBatch(Object[] completions, Object[] errors, int count) {
-        // The native thread is attached for this batch only, as a fresh java.lang.Thread:
-        // give it a name that shows in stack traces.
-        Thread.currentThread().setName(COMPLETION_THREAD);
-        for (int i = 0; i < count; i++) {
-            try {
-                ((SendCompletion) completions[i]).complete((Throwable) errors[i]);
-            } catch (Throwable t) {
-                // A listener's failure must not stop the other completions.
-                Thread th = Thread.currentThread();
-                th.getUncaughtExceptionHandler().uncaughtException(th, t);
+    static native int completionsNext(Object[] completions, Object[] errors, long timeoutMillis);
+
+    /** Starts the completion thread once (called before the first send with a completion). */
+    public static void startCompletions() {
+        CompletionThread.START.run();
+    }
+
+    /** The daemon thread that pulls send completions and calls listeners and futures. */
+    private static final class CompletionThread implements Runnable {
+        static final Runnable START = new Runnable() {
+            private boolean started;
+
+            @Override
+            public synchronized void run() {
+                if (!started) {
+                    Thread t = new Thread(new CompletionThread(), COMPLETION_THREAD);
+                    t.setDaemon(true);
+                    t.start();
+                    started = true;
+                }
             }
+        };
+
+        @Override
+        public void run() {
+            Object[] completions = new Object[1024];
+            Object[] errors = new Object[1024];
+            while (true) {
+                int n;
+                try {
+                    n = completionsNext(completions, errors, 1000);
+                } catch (Throwable t) {
+                    report(t);
+                    continue;
+                }
+                for (int i = 0; i < n; i++) {
+                    try {
+                        ((SendCompletion) completions[i]).complete((Throwable) errors[i]);
+                    } catch (Throwable t) {
+                        // A listener's failure must not stop the other completions.
+                        report(t);
+                    }
+                    completions[i] = null;
+                    errors[i] = null;
+                }
+            }
+        }
+
+        private static void report(Throwable t) {
+            Thread th = Thread.currentThread();
+            th.getUncaughtExceptionHandler().uncaughtException(th, t);
         }
     }
 

@@ -122,6 +122,7 @@ public class MessageProducerProvider implements MessageProducer, AutoCloseable {
                     false);
         }
         handle = new NativeHandle("producer", Native.clientNew(metaServer, appCode, clientId, options));
+        Native.startCompletions();
     }
 
     private NativeHandle handle() {
