@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use jni::JNIEnv;
-use jni::objects::{JByteArray, JClass, JObject, JString};
+use jni::objects::{JByteArray, JClass, JObject, JObjectArray};
 use jni::sys::{jint, jlong};
 use qmq_core::client::ClientError;
 
@@ -22,16 +22,28 @@ const ACCEPTED: jint = 0;
 /// `producerSend` result: the queue is full; nothing was queued (Java waits and retries).
 const QUEUE_FULL: jint = 1;
 
-/// A fresh QMQ message id (for `generateMessage`).
+/// `count` fresh QMQ message ids (for `generateMessage`, which takes them one at a time).
 #[unsafe(no_mangle)]
-pub extern "system" fn Java_qunar_tc_qmq_internal_Native_producerNextId<'l>(
+pub extern "system" fn Java_qunar_tc_qmq_internal_Native_producerNextIds<'l>(
     mut env: JNIEnv<'l>,
     _class: JClass<'l>,
     handle: jlong,
-) -> JString<'l> {
+    count: jint,
+) -> JObjectArray<'l> {
     guard::run(&mut env, |env| {
         let c = client::open(handle)?;
-        Ok(env.new_string(c.producer.next_message_id())?)
+        if !(1..=4096).contains(&count) {
+            return Err(BridgeError::InvalidArgument(format!(
+                "id count {count} is not in 1..=4096"
+            )));
+        }
+        let array = env.new_object_array(count, "java/lang/String", JObject::null())?;
+        for i in 0..count {
+            let id = env.new_string(c.producer.next_message_id())?;
+            env.set_object_array_element(&array, i, &id)?;
+            env.delete_local_ref(id)?;
+        }
+        Ok(array)
     })
 }
 

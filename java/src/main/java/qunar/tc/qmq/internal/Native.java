@@ -60,7 +60,7 @@ public final class Native {
 
     public static native void clientFree(long client);
 
-    public static native String producerNextId(long client);
+    public static native String[] producerNextIds(long client, int count);
 
     public static native int producerSend(long client, byte[] message, Object completion);
 

@@ -1,7 +1,10 @@
 package qunar.tc.qmq.producer;
 
+import java.util.ArrayDeque;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
@@ -33,12 +36,15 @@ import qunar.tc.qmq.internal.SendCompletion;
  *
  * <p>Sends are asynchronous: messages are batched and retried by the core, and each
  * message's {@link MessageSendStateListener} (or {@link CompletableFuture}) learns the outcome
- * on the client's completion thread. When the in-memory queue is full a send waits for room
- * (up to {@link #setMaxQueueWaitMillis(long)}, then the message fails with a
- * {@link QueueFullException}). Thread-safe.
+ * on the client's completion thread. At most {@link #setMaxQueueSize(int)} messages are pending;
+ * beyond that a send waits for one to complete (up to {@link #setMaxQueueWaitMillis(long)},
+ * then the message fails with a {@link QueueFullException}). Thread-safe.
  */
 public class MessageProducerProvider implements MessageProducer, AutoCloseable {
     private static final long CLOSE_TIMEOUT_MILLIS = 10_000;
+    private static final int DEFAULT_QUEUE_SIZE = 10_000;
+    /** Message ids fetched from the native library per call. */
+    private static final int ID_BATCH = 256;
 
     private final long[] options = new long[Native.OPT_COUNT];
     private volatile NativeHandle handle;
@@ -46,6 +52,8 @@ public class MessageProducerProvider implements MessageProducer, AutoCloseable {
     private String metaServer;
     private String clientId;
     private long maxQueueWaitMillis = 30_000;
+    private volatile Semaphore window;
+    private final ArrayDeque<String> ids = new ArrayDeque<>(ID_BATCH);
 
     /** A producer to configure with {@link #setMetaServer(String)} and {@link #setAppCode}. */
     public MessageProducerProvider() {
@@ -121,6 +129,11 @@ public class MessageProducerProvider implements MessageProducer, AutoCloseable {
             throw new InvalidArgumentException("metaServer must be set before init()", "Config",
                     false);
         }
+        long queue = options[Native.OPT_QUEUE_CAPACITY];
+        // The window keeps the native queue from ever filling up: a full window blocks the
+        // sender until a completion frees a slot, instead of retrying a refused send.
+        window = new Semaphore(queue > 0 ? (int) Math.min(queue, Integer.MAX_VALUE)
+                : DEFAULT_QUEUE_SIZE);
         handle = new NativeHandle("producer", Native.clientNew(metaServer, appCode, clientId, options));
         Native.startCompletions();
     }
@@ -139,12 +152,23 @@ public class MessageProducerProvider implements MessageProducer, AutoCloseable {
         if (subject == null) {
             throw new InvalidArgumentException("subject must not be null", "InvalidName", false);
         }
-        NativeHandle h = handle();
-        long p = h.acquire();
-        try {
-            return new BaseMessage(Native.producerNextId(p), subject);
-        } finally {
-            h.release();
+        return new BaseMessage(nextId(), subject);
+    }
+
+    private String nextId() {
+        synchronized (ids) {
+            String id = ids.poll();
+            if (id != null) {
+                return id;
+            }
+            NativeHandle h = handle();
+            long p = h.acquire();
+            try {
+                Collections.addAll(ids, Native.producerNextIds(p, ID_BATCH));
+            } finally {
+                h.release();
+            }
+            return ids.poll();
         }
     }
 
@@ -191,35 +215,60 @@ public class MessageProducerProvider implements MessageProducer, AutoCloseable {
         }
         NativeHandle h = handle();
         byte[] bytes = MessageCodec.encode((BaseMessage) message);
-        SendCompletion completion = listener == null && future == null ? null
-                : new SendCompletion(message, listener, future);
+        SendCompletion completion = new SendCompletion(message, listener, future, window);
+        boolean admitted;
+        try {
+            admitted = window.tryAcquire() || window.tryAcquire(maxQueueWaitMillis, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            admitted = false;
+        }
+        if (!admitted) {
+            failQueueFull(listener, future, message);
+            return;
+        }
         long deadline = 0;
         long park = 20_000;
         while (true) {
-            long p = h.acquire();
             int status;
             try {
-                status = Native.producerSend(p, bytes, completion);
-            } finally {
-                h.release();
+                long p = h.acquire();
+                try {
+                    status = Native.producerSend(p, bytes, completion);
+                } finally {
+                    h.release();
+                }
+            } catch (RuntimeException e) {
+                window.release();
+                throw e;
             }
             if (status == Native.SEND_ACCEPTED) {
                 return;
             }
-            // The queue is full: wait for room (back-pressure) instead of failing at once.
+            // The native queue is full although the window had room (retries count in the
+            // queue too): wait for room instead of failing at once.
             long now = System.nanoTime();
             if (deadline == 0) {
                 deadline = now + TimeUnit.MILLISECONDS.toNanos(maxQueueWaitMillis);
             } else if (now - deadline > 0) {
-                if (completion != null) {
-                    completion.complete(new QueueFullException(
-                            "the producer queue stayed full for " + maxQueueWaitMillis + " ms",
-                            "QueueFull", true));
-                }
+                window.release();
+                failQueueFull(listener, future, message);
                 return;
             }
             LockSupport.parkNanos(park);
             park = Math.min(park * 2, 1_000_000);
+        }
+    }
+
+    private void failQueueFull(MessageSendStateListener listener, CompletableFuture<Message> future,
+            Message message) {
+        QueueFullException e = new QueueFullException(
+                "the producer queue stayed full for " + maxQueueWaitMillis + " ms", "QueueFull", true);
+        if (listener != null) {
+            listener.onFailed(message);
+        }
+        if (future != null) {
+            future.completeExceptionally(e);
         }
     }
 
