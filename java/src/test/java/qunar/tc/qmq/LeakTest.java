@@ -46,14 +46,35 @@ class LeakTest {
         try (MessageProducerProvider producer = QmqTestSupport.producer();
                 MessageConsumerProvider consumer = QmqTestSupport.consumer()) {
             List<Message> seen = QmqTestSupport.seenList();
-            ListenerHolder holder = consumer.addListener(subject, "leak", m -> {
-                if (m.getStringProperty("warmup") != null) {
-                    seen.add(m);
-                } else {
-                    received.incrementAndGet();
-                }
-            }, executor);
-            QmqTestSupport.warmUp(producer, seen, subject);
+            boolean pull = "pull".equals(System.getProperty("qmq.leak.mode"));
+            ListenerHolder holder = null;
+            Thread puller = null;
+            if (pull) {
+                PullConsumer pc = consumer.getOrCreatePullConsumer(subject, "leak", false);
+                QmqTestSupport.warmUp(producer, pc, subject);
+                puller = new Thread(() -> {
+                    while (!Thread.currentThread().isInterrupted()) {
+                        try {
+                            for (Message m : pc.pull(64, 200)) {
+                                m.ack(0, null);
+                                received.incrementAndGet();
+                            }
+                        } catch (ClosedException e) {
+                            return;
+                        }
+                    }
+                });
+                puller.start();
+            } else {
+                holder = consumer.addListener(subject, "leak", m -> {
+                    if (m.getStringProperty("warmup") != null) {
+                        seen.add(m);
+                    } else {
+                        received.incrementAndGet();
+                    }
+                }, executor);
+                QmqTestSupport.warmUp(producer, seen, subject);
+            }
             Semaphore window = new Semaphore(WINDOW);
             MessageSendStateListener release = new MessageSendStateListener() {
                 @Override
@@ -83,7 +104,13 @@ class LeakTest {
             waitFor(received, count, 300);
             long[] after = measure();
             double seconds = (System.nanoTime() - start) / 1e9;
-            holder.stopListen();
+            if (holder != null) {
+                holder.stopListen();
+            }
+            if (puller != null) {
+                puller.interrupt();
+                puller.join(5000);
+            }
             String report = String.format(
                     "leak test: %d messages sent and consumed in %.1f s (%.0f msg/s), failed sends %d%n"
                             + "  heap used after warm-up %.1f MiB, at end %.1f MiB (delta %+.1f MiB, tolerance %d MiB)%n"

@@ -27,8 +27,8 @@ import qunar.tc.qmq.internal.NativeHandle;
  *
  * <p>Listener messages are handed to the executor given to {@code addListener}: no user code
  * runs on a client thread. At most {@link #setListenerConcurrency(int)} messages of one
- * listener are in the executor at a time (default: the pool size of a
- * {@link ThreadPoolExecutor}, else 16). Thread-safe.
+ * listener are in the executor at a time (default: four per thread of a
+ * {@link ThreadPoolExecutor} or {@link ForkJoinPool}, at least 16, at most 256). Thread-safe.
  */
 public class MessageConsumerProvider implements MessageConsumer, AutoCloseable {
     private static final long CLOSE_TIMEOUT_MILLIS = 10_000;
@@ -166,15 +166,16 @@ public class MessageConsumerProvider implements MessageConsumer, AutoCloseable {
         if (listenerConcurrency > 0) {
             return listenerConcurrency;
         }
+        // Enough messages in the executor to keep its threads busy while completions travel
+        // back: four per thread of a sized pool, at least 16, at most 256.
+        int threads = 4;
         if (executor instanceof ThreadPoolExecutor) {
             ThreadPoolExecutor pool = (ThreadPoolExecutor) executor;
-            return Math.max(1, Math.min(256, Math.max(pool.getCorePoolSize(),
-                    Math.min(pool.getMaximumPoolSize(), 64))));
+            threads = Math.max(pool.getCorePoolSize(), Math.min(pool.getMaximumPoolSize(), 64));
+        } else if (executor instanceof ForkJoinPool) {
+            threads = ((ForkJoinPool) executor).getParallelism();
         }
-        if (executor instanceof ForkJoinPool) {
-            return Math.max(1, Math.min(256, ((ForkJoinPool) executor).getParallelism()));
-        }
-        return 16;
+        return Math.max(16, Math.min(256, threads * 4));
     }
 
     @Override
