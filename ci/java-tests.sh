@@ -59,12 +59,15 @@ export QMQ_BROKER_RETRY_DELAY_MS=500
 start_qmq_server "$CARGO_TARGET_DIR/debug/qmq-server" "$WORK/debug" java
 
 step "mvn verify"
+rm -rf java/target/surefire-reports
 (cd java && "${MVN[@]}" verify) || {
   cat java/target/surefire-reports/*.txt 2>/dev/null | grep -v '^Tests run: .*Failures: 0, Errors: 0' || true
   exit 1
 }
 grep -h "Tests run" java/target/surefire-reports/*.txt
 stop_qmq_server
+# The server reads QMQ_<SECTION>_<KEY> variables as configuration: never pass it this one.
+unset QMQ_META_URL
 
 if [ "${QMQ_SKIP_LEAK:-0}" != 1 ] || [ "${BENCH:-0}" = 1 ]; then
   step "bridge and qmq-server (release)"
@@ -75,6 +78,7 @@ fi
 if [ "${QMQ_SKIP_LEAK:-0}" != 1 ]; then
   step "leak test (release, 1 000 000 messages)"
   start_qmq_server "$CARGO_TARGET_DIR/release/qmq-server" "$WORK/leak" java-leak
+  rm -rf java/target/surefire-reports java/target/leak-report.txt
   (cd java && "${MVN[@]}" -Pleak verify) || {
     cat java/target/surefire-reports/*.txt 2>/dev/null || true
     exit 1
@@ -82,6 +86,7 @@ if [ "${QMQ_SKIP_LEAK:-0}" != 1 ]; then
   grep -h "Tests run" java/target/surefire-reports/*.txt
   cat java/target/leak-report.txt 2>/dev/null || true
   stop_qmq_server
+  unset QMQ_META_URL
 fi
 
 if [ "${BENCH:-0}" = 1 ]; then

@@ -125,8 +125,7 @@ pub extern "system" fn Java_qunar_tc_qmq_internal_Native_clientId<'l>(
     guard::run(&mut env, |env| {
         // SAFETY: as `open`.
         let h = unsafe { Handle::<ClientRef>::any(handle, Kind::Client, WHAT)? };
-        Ok(env
-            .new_string(h.value().client.client_id().as_str())?)
+        Ok(env.new_string(h.value().client.client_id().as_str())?)
     })
 }
 

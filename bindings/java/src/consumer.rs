@@ -107,9 +107,10 @@ pub extern "system" fn Java_qunar_tc_qmq_internal_Native_pullPull<'l>(
         }
         let bytes = writer.into_bytes();
         // Hand the ack handles over only once nothing can fail any more, so none leaks.
-        let filled = env
-            .byte_array_from_slice(&bytes)
-            .and_then(|array| env.set_long_array_region(&acks, 0, &handles).map(|()| array));
+        let filled = env.byte_array_from_slice(&bytes).and_then(|array| {
+            env.set_long_array_region(&acks, 0, &handles)
+                .map(|()| array)
+        });
         match filled {
             Ok(array) => Ok(array),
             Err(e) => {

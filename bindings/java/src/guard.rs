@@ -133,9 +133,7 @@ impl<T> Handle<T> {
         // field of every `Handle<_>` (repr(C)), so reading it is sound whatever `T` was.
         let kind_seen = unsafe { *(ptr as *const Kind) };
         if kind_seen != kind {
-            return Err(BridgeError::InvalidArgument(format!(
-                "not a {what} handle"
-            )));
+            return Err(BridgeError::InvalidArgument(format!("not a {what} handle")));
         }
         // SAFETY: the kind matches, so the pointee is a `Handle<T>`.
         Ok(unsafe { &*(ptr as *const Self) })

@@ -36,4 +36,3 @@ mod listener;
 mod message;
 mod onload;
 mod producer;
-

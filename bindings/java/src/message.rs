@@ -95,9 +95,8 @@ impl<'a> Reader<'a> {
 }
 
 fn epoch(ms: i64) -> Result<SystemTime> {
-    let ms = u64::try_from(ms).map_err(|_| {
-        BridgeError::InvalidArgument(format!("time {ms} ms is before 1970-01-01"))
-    })?;
+    let ms = u64::try_from(ms)
+        .map_err(|_| BridgeError::InvalidArgument(format!("time {ms} ms is before 1970-01-01")))?;
     Ok(UNIX_EPOCH + Duration::from_millis(ms))
 }
 

@@ -63,8 +63,7 @@ pub(crate) fn cache() -> Option<&'static Cache> {
 fn build(vm: JavaVM) -> jni::errors::Result<Cache> {
     let mut env = vm.get_env()?;
     let native = env.find_class(NATIVE_CLASS)?;
-    let dispatch =
-        env.get_static_method_id(&native, "dispatch", "(Ljava/lang/Object;[BJ)V")?;
+    let dispatch = env.get_static_method_id(&native, "dispatch", "(Ljava/lang/Object;[BJ)V")?;
     let native_class = env.new_global_ref(&native)?;
     let mut exception_classes = Vec::with_capacity(EXCEPTIONS.len());
     for name in EXCEPTIONS {

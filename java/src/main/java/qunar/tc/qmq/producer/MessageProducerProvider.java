@@ -53,6 +53,7 @@ public class MessageProducerProvider implements MessageProducer, AutoCloseable {
     private String clientId;
     private long maxQueueWaitMillis = 30_000;
     private volatile Semaphore window;
+    private volatile boolean closed;
     private final ArrayDeque<String> ids = new ArrayDeque<>(ID_BATCH);
 
     /** A producer to configure with {@link #setMetaServer(String)} and {@link #setAppCode}. */
@@ -151,6 +152,9 @@ public class MessageProducerProvider implements MessageProducer, AutoCloseable {
     public Message generateMessage(String subject) {
         if (subject == null) {
             throw new InvalidArgumentException("subject must not be null", "InvalidName", false);
+        }
+        if (closed) {
+            throw new ClosedException("the producer is closed", "Closed", false);
         }
         return new BaseMessage(nextId(), subject);
     }
@@ -322,6 +326,7 @@ public class MessageProducerProvider implements MessageProducer, AutoCloseable {
         if (h == null || h.isFreed()) {
             return;
         }
+        closed = true;
         try {
             long p = h.acquire();
             try {
