@@ -72,7 +72,6 @@ fn build(vm: JavaVM) -> jni::errors::Result<Cache> {
         env.get_method_id(&class, "<init>", EXCEPTION_CTOR)?;
         exception_classes.push(env.new_global_ref(&class)?);
     }
-    drop(env);
     Ok(Cache {
         vm,
         native_class,
