@@ -4,7 +4,8 @@
 #   2. builds the JNI bridge (bindings/java, debug) and copies libqmq_java.so into the jar's
 #      resource path native/<os>-<arch>/ (so the tests load it from the jar, as users do);
 #   3. starts `qmq-server standalone` (stopped by a trap, also on failure) and runs
-#      `mvn -o verify`; QMQ_META_URL reaches surefire as the system property qmq.meta.url;
+#      `mvn -o verify` with the JVM's JNI checker on (-Xcheck:jni; any warning fails);
+#      QMQ_META_URL reaches surefire as the system property qmq.meta.url;
 #   4. the leak test (1 000 000 messages, JUnit tag "leak") runs with the bridge and the server
 #      built in release, in its own Maven run (-Pleak) against a fresh server.
 # Env: CARGO_TARGET_DIR; QMQ_SKIP_LEAK=1 skips step 4; BENCH=1 also runs java/bench/run-bench.sh.
@@ -58,13 +59,20 @@ cargo build -p qmq-server --locked
 export QMQ_BROKER_RETRY_DELAY_MS=500
 start_qmq_server "$CARGO_TARGET_DIR/debug/qmq-server" "$WORK/debug" java
 
-step "mvn verify"
+step "mvn verify (-Xcheck:jni)"
 rm -rf java/target/surefire-reports
-(cd java && "${MVN[@]}" verify) || {
+(cd java && "${MVN[@]}" -DargLine=-Xcheck:jni verify) || {
   cat java/target/surefire-reports/*.txt 2>/dev/null | grep -v '^Tests run: .*Failures: 0, Errors: 0' || true
   exit 1
 }
 grep -h "Tests run" java/target/surefire-reports/*.txt
+# The JVM's JNI checker only warns: any warning (a leaked local frame, a call with an exception
+# pending, a wrong reference type) fails the run.
+if grep -h -B2 -A8 "WARNING in native method\|FATAL ERROR in native method" \
+    java/target/surefire-reports/*-output.txt 2>/dev/null; then
+  echo "java: -Xcheck:jni reported problems" >&2
+  exit 1
+fi
 stop_qmq_server
 # The server reads QMQ_<SECTION>_<KEY> variables as configuration: never pass it this one.
 unset QMQ_META_URL

@@ -36,3 +36,12 @@ mod listener;
 mod message;
 mod onload;
 mod producer;
+
+/// The library's version; `Native` refuses to run with a jar of another version.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_qunar_tc_qmq_internal_Native_version<'l>(
+    mut env: jni::JNIEnv<'l>,
+    _class: jni::objects::JClass<'l>,
+) -> jni::objects::JString<'l> {
+    guard::run(&mut env, |env| Ok(env.new_string(env!("CARGO_PKG_VERSION"))?))
+}

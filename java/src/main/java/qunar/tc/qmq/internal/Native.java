@@ -39,9 +39,21 @@ public final class Native {
     /** Name of the (attached) core thread handing listener messages to executors. */
     public static final String DISPATCH_THREAD = "qmq-listener-dispatch";
 
+    /** The native library version this jar was built with (the crate's version). */
+    public static final String EXPECTED_VERSION = "0.1.0";
+
     static {
         NativeLoader.load();
+        String v = version();
+        if (!EXPECTED_VERSION.equals(v)) {
+            throw new UnsatisfiedLinkError("QMQ native library version " + v
+                    + " does not match the jar's " + EXPECTED_VERSION
+                    + " (check -D" + NativeLoader.PATH_PROPERTY + ")");
+        }
     }
+
+    /** @return the loaded native library's version */
+    public static native String version();
 
     private Native() {
     }

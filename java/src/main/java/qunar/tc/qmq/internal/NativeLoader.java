@@ -30,7 +30,8 @@ public final class NativeLoader {
         return os() + "-" + arch();
     }
 
-    static String os() {
+    /** @return the normalised OS name: linux, macos, windows, ... */
+    public static String os() {
         String os = System.getProperty("os.name", "unknown").toLowerCase(Locale.ROOT);
         if (os.startsWith("linux")) {
             return "linux";
