@@ -61,15 +61,18 @@ start_qmq_server "$CARGO_TARGET_DIR/debug/qmq-server" "$WORK/debug" java
 
 step "mvn verify (-Xcheck:jni)"
 rm -rf java/target/surefire-reports
-(cd java && "${MVN[@]}" -DargLine=-Xcheck:jni verify) || {
+(cd java && "${MVN[@]}" -DargLine=-Xcheck:jni verify 2>&1 | tee "$WORK/mvn.log"; exit "${PIPESTATUS[0]}") || {
   cat java/target/surefire-reports/*.txt 2>/dev/null | grep -v '^Tests run: .*Failures: 0, Errors: 0' || true
   exit 1
 }
 grep -h "Tests run" java/target/surefire-reports/*.txt
 # The JVM's JNI checker only warns: any warning (a leaked local frame, a call with an exception
 # pending, a wrong reference type) fails the run.
-if grep -h -B2 -A8 "WARNING in native method\|FATAL ERROR in native method" \
-    java/target/surefire-reports/*-output.txt 2>/dev/null; then
+# The JVM writes them to the forked process's own stdout, which surefire logs to the console
+# or to *.dumpstream.
+if grep -h -B2 -A8 "WARNING in native method\|FATAL ERROR in native method" "$WORK/mvn.log" \
+    java/target/surefire-reports/*-output.txt java/target/surefire-reports/*.dumpstream \
+    2>/dev/null; then
   echo "java: -Xcheck:jni reported problems" >&2
   exit 1
 fi

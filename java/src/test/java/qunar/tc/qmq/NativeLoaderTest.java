@@ -71,4 +71,18 @@ class NativeLoaderTest {
         assertTrue(out.contains("native/" + NativeLoader.os() + "-sparc64/"), out);
         assertTrue(out.contains(NativeLoader.PATH_PROPERTY), out);
     }
+
+    @Test
+    void extraction_dirs_of_dead_processes_are_removed() throws Exception {
+        long dead = 4_000_000;
+        while (ProcessHandle.of(dead).isPresent()) {
+            dead++;
+        }
+        Path stale = java.nio.file.Files.createTempDirectory("qmq-native-");
+        java.nio.file.Files.write(stale.resolve("owner.pid"),
+                Long.toString(dead).getBytes(StandardCharsets.US_ASCII));
+        java.nio.file.Files.write(stale.resolve("libqmq_java.so"), new byte[] {1, 2, 3});
+        assertEquals("loaded " + Native.EXPECTED_VERSION, probe());
+        assertTrue(!java.nio.file.Files.exists(stale), stale + " was removed");
+    }
 }

@@ -2,6 +2,8 @@ package qunar.tc.qmq.internal;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -13,7 +15,8 @@ import java.util.Locale;
  *
  * <p>Order: the file named by the system property {@value #PATH_PROPERTY}; else the jar
  * resource {@code native/<os>-<arch>/<lib>}, copied into a private temporary directory
- * (owner-only permissions, deleted on exit) and loaded from there; else
+ * (owner-only permissions, deleted on exit, left-overs of dead processes removed) and loaded
+ * from there; else
  * {@code System.loadLibrary("qmq_java")} ({@code java.library.path}). When nothing fits, the
  * error names the platform and the resource path that was looked for.
  */
@@ -97,20 +100,55 @@ public final class NativeLoader {
         }
     }
 
+    private static final String DIR_PREFIX = "qmq-native-";
+    private static final String OWNER_FILE = "owner.pid";
+
     private static Path extract(InputStream in) throws IOException {
+        removeStale();
         Path dir;
         try {
-            dir = Files.createTempDirectory("qmq-native-",
+            dir = Files.createTempDirectory(DIR_PREFIX,
                     PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         } catch (UnsupportedOperationException e) {
-            dir = Files.createTempDirectory("qmq-native-");
+            dir = Files.createTempDirectory(DIR_PREFIX);
         }
         Path lib = dir.resolve(System.mapLibraryName(LIBRARY));
+        Path owner = dir.resolve(OWNER_FILE);
         Files.copy(in, lib, StandardCopyOption.REPLACE_EXISTING);
-        // Deleted in reverse order of registration: the file, then its directory. Once loaded
-        // the file is no longer needed on Linux and macOS.
+        Files.write(owner, Long.toString(ProcessHandle.current().pid()).getBytes(StandardCharsets.US_ASCII));
+        // Deleted in reverse order of registration: the files, then their directory. Once
+        // loaded the file is no longer needed on Linux and macOS. A JVM that dies without
+        // running its exit hooks leaves the directory behind; the next load removes it.
         dir.toFile().deleteOnExit();
+        owner.toFile().deleteOnExit();
         lib.toFile().deleteOnExit();
         return lib;
+    }
+
+    /** Removes extraction directories of processes that no longer run (best effort). */
+    private static void removeStale() {
+        Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
+        try (DirectoryStream<Path> dirs = Files.newDirectoryStream(tmp, DIR_PREFIX + "*")) {
+            for (Path dir : dirs) {
+                Path owner = dir.resolve(OWNER_FILE);
+                try {
+                    long pid = Long.parseLong(new String(Files.readAllBytes(owner),
+                            StandardCharsets.US_ASCII).trim());
+                    if (ProcessHandle.of(pid).isPresent()) {
+                        continue;
+                    }
+                    try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
+                        for (Path f : files) {
+                            Files.deleteIfExists(f);
+                        }
+                    }
+                    Files.deleteIfExists(dir);
+                } catch (IOException | RuntimeException e) {
+                    // Not ours, in use, or half written: leave it.
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // The temporary directory cannot be listed: nothing to clean.
+        }
     }
 }
