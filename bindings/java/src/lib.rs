@@ -43,5 +43,7 @@ pub extern "system" fn Java_qunar_tc_qmq_internal_Native_version<'l>(
     mut env: jni::JNIEnv<'l>,
     _class: jni::objects::JClass<'l>,
 ) -> jni::objects::JString<'l> {
-    guard::run(&mut env, |env| Ok(env.new_string(env!("CARGO_PKG_VERSION"))?))
+    guard::run(&mut env, |env| {
+        Ok(env.new_string(env!("CARGO_PKG_VERSION"))?)
+    })
 }

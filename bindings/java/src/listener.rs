@@ -81,9 +81,10 @@ fn dispatch(
         .vm
         .attach_current_thread()
         .map_err(|e| HandlerError::new(format!("cannot attach to the JVM: {e}")))?;
-    let completion = Box::into_raw(Box::new(tx)) as jlong;
+    let mut handed_over = false;
     let called = env.with_local_frame(4, |env| -> jni::errors::Result<()> {
         let array = env.byte_array_from_slice(bytes)?;
+        let completion = Box::into_raw(Box::new(tx)) as jlong;
         let args = [
             jvalue {
                 l: dispatcher.as_obj().as_raw(),
@@ -91,6 +92,7 @@ fn dispatch(
             jvalue { l: array.as_raw() },
             jvalue { j: completion },
         ];
+        handed_over = true;
         // SAFETY: `dispatch` was looked up in JNI_OnLoad on this class with the signature
         // `(Ljava/lang/Object;[BJ)V`, and `args` match it.
         unsafe {
@@ -108,9 +110,15 @@ fn dispatch(
     // Deleted while attached.
     drop(dispatcher);
     if failed {
-        // Java may or may not have taken the completion; it is not freed here (a double free
-        // would be worse than this small leak on a path that needs an Error in Java).
-        return Err(HandlerError::new("the Java dispatcher failed"));
+        // If the call was made, Java may or may not have taken the completion: it is not
+        // freed here (a double free would be worse than this small leak on a path that needs
+        // an Error in Java). If it was not made, the completion was never created.
+        let reason = if handed_over {
+            "the Java dispatcher failed"
+        } else {
+            "cannot pass the message to Java"
+        };
+        return Err(HandlerError::new(reason));
     }
     Ok(())
 }
