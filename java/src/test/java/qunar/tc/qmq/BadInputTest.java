@@ -112,4 +112,17 @@ class BadInputTest {
             assertThrows(UnsupportedOperationException.class, () -> m.setOrderKey("k"));
         }
     }
+
+    @Test
+    void closed_consumer_throws_closed_exception() {
+        MessageConsumerProvider consumer = QmqTestSupport.consumer();
+        PullConsumer pc = consumer.getOrCreatePullConsumer(QmqTestSupport.subject(), "g", false);
+        consumer.destroy();
+        consumer.destroy();
+        assertThrows(ClosedException.class, () -> pc.pull(1, 10));
+        assertThrows(ClosedException.class, () -> consumer.addListener(QmqTestSupport.subject(), "g",
+                m -> { }, Runnable::run));
+        assertThrows(ClosedException.class,
+                () -> consumer.getOrCreatePullConsumer(QmqTestSupport.subject(), "g", false));
+    }
 }

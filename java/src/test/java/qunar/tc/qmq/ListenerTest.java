@@ -122,4 +122,28 @@ class ListenerTest {
             executor.shutdownNow();
         }
     }
+
+    @Test
+    void stop_then_resume_listening() {
+        String subject = QmqTestSupport.subject();
+        ExecutorService executor = pool("resume-pool");
+        try (MessageProducerProvider producer = QmqTestSupport.producer();
+                MessageConsumerProvider consumer = QmqTestSupport.consumer()) {
+            List<Message> seen = QmqTestSupport.seenList();
+            ListenerHolder holder = consumer.addListener(subject, "g", seen::add, executor);
+            QmqTestSupport.warmUp(producer, seen, subject);
+            holder.stopListen();
+            Message whileStopped = producer.generateMessage(subject);
+            whileStopped.setProperty("body", "while-stopped");
+            QmqTestSupport.sendSync(producer, whileStopped);
+            QmqTestSupport.sleep(500);
+            assertTrue(QmqTestSupport.bodies(seen).isEmpty(), QmqTestSupport.bodies(seen).toString());
+            holder.resumeListen();
+            assertTrue(QmqTestSupport.eventually(
+                    () -> QmqTestSupport.bodies(seen).contains("while-stopped"), 20_000));
+            holder.stopListen();
+        } finally {
+            executor.shutdownNow();
+        }
+    }
 }
