@@ -50,8 +50,8 @@ install_lib() {
   cp "$CARGO_TARGET_DIR/$1/libqmq_java.so" "$RESOURCE_DIR/libqmq_java.so"
 }
 
-step "bridge (debug)"
-cargo build -p qmq-java --locked
+step "bridge (debug, test exports)"
+cargo build -p qmq-java --features testing --locked
 install_lib debug
 
 step "qmq-server (debug)"

@@ -36,6 +36,8 @@ mod listener;
 mod message;
 mod onload;
 mod producer;
+#[cfg(feature = "testing")]
+mod testing;
 
 /// The library's version; `Native` refuses to run with a jar of another version.
 #[unsafe(no_mangle)]

@@ -105,6 +105,16 @@ public final class Native {
 
     public static native void subFree(long sub);
 
+    /** Test builds only (cargo feature {@code testing}): panics inside the native guard. */
+    public static native void testingPanic();
+
+    /**
+     * Test builds only: fails with the core error {@code QueueFull}.
+     *
+     * @return never returns normally
+     */
+    public static native long testingFail();
+
     /**
      * Waits up to {@code timeoutMillis} for finished sends; fills {@code completions} (the
      * {@link SendCompletion}s) and {@code errors} (null for a success, else the exception).
