@@ -531,6 +531,10 @@ fn a_host_built_message_keeps_its_id_and_creation_time() {
     assert_eq!(m.message_id(), id);
     assert_eq!(m.property("qmq_createTime"), Some("1700000000123"));
     assert_eq!(m.property("qmq_appCode"), Some("test-app"));
-    assert!(producer.message_with_id("bad subject", id, created).is_err());
+    assert!(
+        producer
+            .message_with_id("bad subject", id, created)
+            .is_err()
+    );
     client.close(Duration::from_secs(1)).unwrap();
 }
