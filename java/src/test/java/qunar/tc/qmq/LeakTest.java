@@ -102,6 +102,7 @@ class LeakTest {
                 if (i + 1 == warmup) {
                     waitFor(received, warmup, 120);
                     before = measure();
+                    nmt("baseline");
                 }
                 if (i + 1 == half) {
                     waitFor(received, half, 120);
@@ -111,6 +112,7 @@ class LeakTest {
             window.acquire(WINDOW);
             waitFor(received, count, 300);
             long[] after = measure();
+            String nmtDiff = nmt("summary.diff");
             double seconds = (System.nanoTime() - start) / 1e9;
             if (holder != null) {
                 holder.stopListen();
@@ -128,6 +130,9 @@ class LeakTest {
                     mib(after[0] - before[0]), HEAP_TOLERANCE >> 20, mib(before[1]), mib(after[1]),
                     mib(after[1] - before[1]), RSS_TOLERANCE >> 20, mib(middle[1]),
                     mib(after[1] - middle[1]), HALF_TOLERANCE >> 20);
+            if (nmtDiff != null) {
+                report += nmtDiff;
+            }
             System.out.print(report);
             Files.write(Path.of("target", "leak-report.txt"), report.getBytes(StandardCharsets.UTF_8));
             assertTrue(failedSends.get() == 0, report);
@@ -139,6 +144,24 @@ class LeakTest {
         } finally {
             executor.shutdownNow();
             executor.awaitTermination(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /**
+     * With {@code -Dqmq.leak.nmt=true -XX:NativeMemoryTracking=summary}: runs
+     * {@code VM.native_memory <command>} and returns its output (diagnostics only).
+     */
+    private static String nmt(String command) {
+        if (!Boolean.getBoolean("qmq.leak.nmt")) {
+            return null;
+        }
+        try {
+            return (String) ManagementFactory.getPlatformMBeanServer().invoke(
+                    new javax.management.ObjectName("com.sun.management:type=DiagnosticCommand"),
+                    "vmNativeMemory", new Object[] {new String[] {command}},
+                    new String[] {String[].class.getName()});
+        } catch (Exception e) {
+            return "NMT unavailable: " + e;
         }
     }
 
