@@ -3,7 +3,9 @@
 # compiles dotnet/src/Qmq (C# 7.2, mcs) and dotnet/tests (NUnit 2.6), starts a real
 # `qmq-server standalone` on ephemeral ports, runs nunit-console, packs dotnet/Qmq.nuspec into
 # a .nupkg, installs it offline into a fresh folder and runs dotnet/examples/Smoke from the
-# installed package (lib/netstandard2.0 + runtimes/linux-x64/native). Prints
+# installed package (lib/netstandard2.0 + runtimes/linux-x64/native). Also runs
+# ci/check-csproj.py (dotnet/src/Qmq/Qmq.csproj, which cannot be built here, against the mcs
+# build and Qmq.nuspec) and ci/check-pinvoke.py (the C# [DllImport]s against include/qmq.h). Prints
 # "dotnet-tests: N passed, N failed"; exits non-zero on any failure. The server is stopped on
 # exit, also on failure.
 #
@@ -53,6 +55,15 @@ start_qmq_server "$LIB/qmq-server" "$DATA" dotnet-tests
 
 passed=0
 failed=0
+
+# 0. Static checks, no build needed: the SDK-style csproj (nothing here can build it) against
+# the mcs build and the nuspec, and the hand-written [DllImport]s against include/qmq.h.
+static_check() {
+  local name=$1; shift
+  if "$@"; then passed=$((passed + 1)); echo "ok   $name"; else failed=$((failed + 1)); echo "FAIL $name"; fi
+}
+static_check check-csproj python3 ci/check-csproj.py "$ROOT"
+static_check check-pinvoke python3 ci/check-pinvoke.py include/qmq.h dotnet/src/Qmq dotnet/tests
 
 # 1. NUnit. nunit-console's own summary is not parsed by CI: count from its XML result.
 RUN_ARGS=()

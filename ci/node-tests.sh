@@ -13,9 +13,9 @@ ROOT=$(pwd)
 export CARGO_TERM_COLOR=never
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 WORK=$(mktemp -d)
-SERVER_PID=""
+source ci/lib/server.sh
 cleanup() {
-  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  stop_qmq_server
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -53,18 +53,7 @@ cp -r node/test "$WORK/run/test"
 step "qmq-server"
 cargo build -p qmq-server --locked $PROFILE_FLAG
 export QMQ_BROKER_RETRY_DELAY_MS=500
-"$CARGO_TARGET_DIR/$PROFILE_DIR/qmq-server" standalone --data-dir "$WORK/data" --host 127.0.0.1 \
-  --meta-http-port 0 --meta-tcp-port 0 --broker-port 0 --delay-port 0 >"$WORK/server.out" 2>"$WORK/server.log" &
-SERVER_PID=$!
-for _ in $(seq 1 200); do
-  grep -q QMQ_SERVER_READY "$WORK/server.out" 2>/dev/null && break
-  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log"; exit 1; }
-  sleep 0.1
-done
-META_PORT=$(sed -n 's/.*QMQ_SERVER_READY.*"meta_http":\([0-9]*\).*/\1/p' "$WORK/server.out")
-[ -n "$META_PORT" ] || { echo "server did not start"; cat "$WORK/server.log"; exit 1; }
-export QMQ_META_URL="http://127.0.0.1:$META_PORT/meta/address"
-echo "meta: $QMQ_META_URL"
+start_qmq_server "$CARGO_TARGET_DIR/$PROFILE_DIR/qmq-server" "$WORK/server" node
 
 step "node --test"
 (cd "$WORK/run" && node --test --test-concurrency=1 test/*.test.js)

@@ -18,13 +18,24 @@ namespace Qmq
         internal Message(Client client, string subject)
         {
             if (subject == null) throw new ArgumentNullException("subject");
-            byte[] s = Native.Utf8(subject);
             IntPtr raw;
             IntPtr err;
             IntPtr c = client.Handle.Enter();
             try
             {
-                fixed (byte* ps = s) err = Native.qmq_message_new(c, ps, Native.Len(s), out raw);
+                if (subject.Length <= 256)
+                {
+                    // Short (the usual case): encode on the stack, no garbage per message.
+                    byte* buf = stackalloc byte[3 * 256];
+                    int n;
+                    fixed (char* cs = subject) n = System.Text.Encoding.UTF8.GetBytes(cs, subject.Length, buf, 3 * 256);
+                    err = Native.qmq_message_new(c, buf, (UIntPtr)(ulong)n, out raw);
+                }
+                else
+                {
+                    byte[] s = Native.Utf8(subject);
+                    fixed (byte* ps = s) err = Native.qmq_message_new(c, ps, Native.Len(s), out raw);
+                }
             }
             finally { client.Handle.Exit(); }
             Native.Check(err);

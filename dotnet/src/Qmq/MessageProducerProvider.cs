@@ -10,8 +10,11 @@ namespace Qmq
     ///
     /// Threads: completions arrive on a native library thread, which must not block, so the
     /// onSuccess/onFailed callbacks are queued to one dedicated callback thread (in completion
-    /// order; a slow callback delays later ones, so hand long work off) and Tasks complete with
-    /// RunContinuationsAsynchronously. The client handle is AddRef'd from the send until its
+    /// order; a slow callback delays later ones, so hand long work off) and SendAsync tasks are
+    /// completed in batches off the library threads, continuations inline, by TaskCompleter
+    /// (see there for blocking continuations and a starved pool). A send's `user_data` is a
+    /// token into a completion table (SendCompletions.cs), resolved by one static callback
+    /// delegate, not a GCHandle. The client handle is AddRef'd from the send until its
     /// completion, so disposing the provider with sends in flight is safe.
     public sealed class MessageProducerProvider : IDisposable
     {
@@ -39,40 +42,38 @@ namespace Qmq
             return new Message(_client, subject);
         }
 
-        private sealed class SendState
-        {
-            public Message Message;
-            public Action<Message> OnSuccess;
-            public Action<Message> OnFailed;
-            public TaskCompletionSource<Message> Tcs;
-            public ClientHandle Client;
-            public void RunSuccess() { OnSuccess(Message); }
-            public void RunFailed() { OnFailed(Message); }
-        }
-
         /// Sends `message`; exactly one of onSuccess / onFailed runs later (on the callback thread),
         /// with <see cref="Message.BrokerGroup"/> or <see cref="Message.SendError"/> set.
         /// Throws QmqException (and calls neither) if the message is not accepted.
         public void Send(Message message, Action<Message> onSuccess = null, Action<Message> onFailed = null)
         {
-            StartSend(message, onSuccess, onFailed, null);
+            CheckSendable(message);
+            StartSend(message, new CallbackSend(message, _client.Handle, onSuccess, onFailed));
         }
 
         /// Sends `message`; the Task completes with the message when the broker stored it, or
-        /// fails with a QmqException.
+        /// fails with a QmqException (also when the message is not accepted: a closed producer,
+        /// a full queue past QueueFullTimeout). Continuations never run on a library thread.
         public Task<Message> SendAsync(Message message)
         {
-            var tcs = new TaskCompletionSource<Message>(TaskCreationOptions.RunContinuationsAsynchronously);
-            try { StartSend(message, null, null, tcs); }
-            catch (Exception e) { tcs.TrySetException(e); }
-            return tcs.Task;
+            var send = new TaskSend(message, _client.Handle);
+            try
+            {
+                CheckSendable(message);
+                StartSend(message, send);
+            }
+            catch (Exception e) { send.TrySetException(e); }
+            return send.Task;
         }
 
-        private void StartSend(Message message, Action<Message> onSuccess, Action<Message> onFailed, TaskCompletionSource<Message> tcs)
+        private static void CheckSendable(Message message)
         {
             if (message == null) throw new ArgumentNullException("message");
             if (message.IsSent) throw new InvalidOperationException("the message was already sent");
-            var state = new SendState { Message = message, OnSuccess = onSuccess, OnFailed = onFailed, Tcs = tcs, Client = _client.Handle };
+        }
+
+        private void StartSend(Message message, IPendingSend send)
+        {
             DateTime deadline = DateTime.MinValue;
             int spins = 0;
             while (true)
@@ -81,17 +82,18 @@ namespace Qmq
                 IntPtr m;
                 try { m = message.Handle.Enter(); }
                 catch { _client.Handle.Exit(); throw; }
-                GCHandle gh = GCHandle.Alloc(state);
+                IntPtr token = SendTable.Add(send);
                 IntPtr err;
-                try { err = Native.qmq_producer_send(c, m, GCHandle.ToIntPtr(gh), SendCallback); }
-                catch { gh.Free(); message.Handle.Exit(); _client.Handle.Exit(); throw; }
+                try { err = Native.qmq_producer_send(c, m, token, SendCallback); }
+                catch { SendTable.Take(token); message.Handle.Exit(); _client.Handle.Exit(); throw; }
                 message.Handle.Exit();
                 if (err == IntPtr.Zero)
                 {
                     message.MarkSent();
                     return;
                 }
-                gh.Free();
+                // Not accepted: the callback will never run for this token.
+                SendTable.Take(token);
                 _client.Handle.Exit();
                 var ex = Native.TakeError(err);
                 if (ex.Code != QmqErrorCode.QueueFull) throw ex;
@@ -104,43 +106,44 @@ namespace Qmq
         private static void OnSendComplete(IntPtr userData, IntPtr result, IntPtr error)
         {
             // Runs on a library thread: never throw, never block.
-            SendState s = null;
+            IPendingSend s = null;
             try
             {
-                GCHandle gh = GCHandle.FromIntPtr(userData);
-                s = (SendState)gh.Target;
-                gh.Free();
-                if (result != IntPtr.Zero)
+                s = SendTable.Take(userData);
+                if (s == null) { SendTable.CountStray(); return; } // nothing to release
+                Exception failure = null;
+                try
                 {
-                    IntPtr p; UIntPtr l;
-                    IntPtr e = Native.qmq_send_result_broker_group(result, out p, out l);
-                    if (e == IntPtr.Zero) s.Message.BrokerGroup = GroupNames.Get(p, l); else Native.qmq_error_free(e);
-                    if (!s.Message.HasMessageId)
+                    if (result != IntPtr.Zero)
                     {
-                        e = Native.qmq_send_result_message_id(result, out p, out l);
-                        if (e == IntPtr.Zero) s.Message.MessageId = Native.Str(p, l); else Native.qmq_error_free(e);
+                        Message msg = s.Message;
+                        IntPtr p; UIntPtr l;
+                        IntPtr e = Native.qmq_send_result_broker_group(result, out p, out l);
+                        if (e == IntPtr.Zero) msg.BrokerGroup = GroupNames.Get(p, l); else Native.qmq_error_free(e);
+                        if (!msg.HasMessageId)
+                        {
+                            e = Native.qmq_send_result_message_id(result, out p, out l);
+                            if (e == IntPtr.Zero) msg.MessageId = Native.Str(p, l); else Native.qmq_error_free(e);
+                        }
                     }
-                    if (s.Tcs != null) s.Tcs.TrySetResult(s.Message);
-                    if (s.OnSuccess != null) CallbackDispatcher.Post(s.RunSuccess);
+                    else
+                    {
+                        var ex = error != IntPtr.Zero ? Native.FromBorrowed(error)
+                            : new QmqException(QmqErrorCode.Internal, "send completed without result", false);
+                        s.Message.SendError = ex;
+                        failure = ex;
+                    }
                 }
-                else
-                {
-                    var ex = error != IntPtr.Zero ? Native.FromBorrowed(error)
-                        : new QmqException(QmqErrorCode.Internal, "send completed without result", false);
-                    s.Message.SendError = ex;
-                    if (s.Tcs != null) s.Tcs.TrySetException(ex);
-                    if (s.OnFailed != null) CallbackDispatcher.Post(s.RunFailed);
-                }
+                catch (Exception e) { failure = e; }
+                s.Completed(failure);
             }
-            catch (Exception e)
-            {
-                if (s != null && s.Tcs != null) s.Tcs.TrySetException(e);
-            }
+            catch (Exception) { }
             finally
             {
                 // The AddRef taken by StartSend: after this the client may be freed (from here,
                 // if the provider was disposed meanwhile; qmq_client_free never blocks).
-                if (s != null) { try { s.Client.Exit(); } catch (Exception) { } }
+                ClientHandle c = s != null ? s.TakeClient() : null;
+                if (c != null) { try { c.Exit(); } catch (Exception) { } }
             }
         }
 

@@ -1,0 +1,142 @@
+using System;
+using System.Collections.Concurrent;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace Qmq
+{
+    /// One send in flight: what its completion needs. An interface, so that a SendAsync's
+    /// state can be its TaskCompletionSource (one object per send).
+    internal interface IPendingSend
+    {
+        Message Message { get; }
+        /// The client handle AddRef'd by the send, handed out once (then forgotten) so the
+        /// completion releases it and no finished send keeps the client reachable: a stale
+        /// reference to a send state (Mono scans stacks conservatively) must not keep an
+        /// abandoned provider's client, and its runtime threads, alive.
+        ClientHandle TakeClient();
+        /// Called once, on the library thread that completed the send, after Message's
+        /// BrokerGroup/MessageId or SendError were set. Must not block or throw.
+        void Completed(Exception error);
+    }
+
+    /// The in-flight sends, by token: the `user_data` the library hands back to the one static
+    /// completion callback is a slot number, not a GCHandle, so a send allocates no handle and
+    /// the callback resolves it without an icall. <see cref="Take"/> empties the slot, so a
+    /// token completes at most once (a second completion for it finds nothing).
+    internal static class SendTable
+    {
+        private static readonly object Lock = new object();
+        private static IPendingSend[] _slots = new IPendingSend[1024];
+        private static int[] _free = new int[1024];
+        private static int _freeCount;
+        private static int _next; // slots [0, _next) have been used at least once
+        private static long _stray;
+
+        /// Completions that named no send in flight (a second completion of a token, or a
+        /// foreign one). Stays 0 while the library completes each send exactly once; the tests
+        /// check it.
+        internal static long StrayCompletions { get { return Interlocked.Read(ref _stray); } }
+
+        /// Sends accepted or being started and not yet completed.
+        internal static int InFlight { get { lock (Lock) return _next - _freeCount; } }
+
+        internal static void CountStray() { Interlocked.Increment(ref _stray); }
+
+        /// Stores `s` and returns its token (never zero).
+        internal static IntPtr Add(IPendingSend s)
+        {
+            lock (Lock)
+            {
+                int i;
+                if (_freeCount > 0) i = _free[--_freeCount];
+                else
+                {
+                    if (_next == _slots.Length)
+                    {
+                        Array.Resize(ref _slots, _slots.Length * 2);
+                        Array.Resize(ref _free, _free.Length * 2);
+                    }
+                    i = _next++;
+                }
+                _slots[i] = s;
+                return (IntPtr)(i + 1);
+            }
+        }
+
+        /// Removes and returns the send of `token`; null if it is not in flight.
+        internal static IPendingSend Take(IntPtr token)
+        {
+            long t = token.ToInt64();
+            lock (Lock)
+            {
+                if (t < 1 || t > _next) return null;
+                int i = (int)(t - 1);
+                IPendingSend s = _slots[i];
+                if (s == null) return null;
+                _slots[i] = null;
+                _free[_freeCount++] = i;
+                return s;
+            }
+        }
+    }
+
+    /// A Send(onSuccess, onFailed): the callback runs on the callback thread.
+    internal sealed class CallbackSend : IPendingSend, CallbackDispatcher.IWork
+    {
+        private readonly Message _message;
+        private ClientHandle _client;
+        private readonly Action<Message> _onSuccess;
+        private readonly Action<Message> _onFailed;
+        private bool _ok;
+
+        internal CallbackSend(Message m, ClientHandle client, Action<Message> onSuccess, Action<Message> onFailed)
+        {
+            _message = m; _client = client; _onSuccess = onSuccess; _onFailed = onFailed;
+        }
+
+        public Message Message { get { return _message; } }
+        public ClientHandle TakeClient() { return Interlocked.Exchange(ref _client, null); }
+
+        public void Completed(Exception error)
+        {
+            _ok = error == null;
+            if ((_ok ? _onSuccess : _onFailed) != null) CallbackDispatcher.Callbacks.Post(this);
+        }
+
+        public void Run()
+        {
+            if (_ok) _onSuccess(_message); else _onFailed(_message);
+        }
+    }
+
+    /// A SendAsync: the send state is the TaskCompletionSource itself. The library thread only
+    /// posts it to <see cref="TaskCompleter"/>, which completes it on a thread-pool thread (or a
+    /// rescue thread of its own), never on a library thread; so continuations may run inline
+    /// there, and RunContinuationsAsynchronously (one more work item per task) is not needed.
+    internal sealed class TaskSend : TaskCompletionSource<Message>, IPendingSend
+    {
+        private readonly Message _message;
+        private ClientHandle _client;
+        private Exception _error;
+
+        internal TaskSend(Message m, ClientHandle client)
+        {
+            _message = m; _client = client;
+        }
+
+        public Message Message { get { return _message; } }
+        public ClientHandle TakeClient() { return Interlocked.Exchange(ref _client, null); }
+
+        public void Completed(Exception error)
+        {
+            _error = error;
+            TaskCompleter.Post(this);
+        }
+
+        internal void Finish()
+        {
+            if (_error == null) TrySetResult(_message); else TrySetException(_error);
+        }
+    }
+}

@@ -1,0 +1,129 @@
+// SendAsync's completion path (SendCompletions.cs): every task completes exactly once, never on a
+// library thread, a blocking continuation does not stall other completions, and sends that are
+// not accepted fault the task with the right exception.
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+using NUnit.Framework;
+using Qmq;
+
+namespace Qmq.Tests
+{
+    [TestFixture]
+    public class SendAsyncTests
+    {
+        static string Url
+        {
+            get
+            {
+                var u = Environment.GetEnvironmentVariable("QMQ_META_URL");
+                if (string.IsNullOrEmpty(u)) Assert.Fail("QMQ_META_URL is not set");
+                return u;
+            }
+        }
+
+        static string NewSubject(string what) { return "dotnet." + what + "." + Guid.NewGuid().ToString("N").Substring(0, 8); }
+
+        [Test]
+        public void HundredThousandTasksEachCompleteExactlyOnce()
+        {
+            const int N = 100000;
+            long strayBefore = SendTable.StrayCompletions;
+            var tasks = new Task<Message>[N];
+            var runs = new int[N];
+            int done = 0;
+            var all = new ManualResetEventSlim();
+            using (var p = new MessageProducerProvider(Url, "dotnet-test"))
+            {
+                string subject = NewSubject("many");
+                for (int i = 0; i < N; i++)
+                {
+                    int k = i;
+                    tasks[i] = p.SendAsync(p.GenerateMessage(subject));
+                    tasks[i].ContinueWith(t =>
+                    {
+                        Interlocked.Increment(ref runs[k]);
+                        if (Interlocked.Increment(ref done) == N) all.Set();
+                    }, TaskContinuationOptions.ExecuteSynchronously);
+                }
+                Assert.IsTrue(all.Wait(TimeSpan.FromSeconds(120)), "completed " + Volatile.Read(ref done) + " of " + N);
+            }
+            Thread.Sleep(200); // a duplicate completion would show up here
+            Assert.AreEqual(N, Volatile.Read(ref done));
+            for (int i = 0; i < N; i++)
+            {
+                Assert.AreEqual(1, runs[i], "continuation runs of task " + i);
+                Assert.AreEqual(TaskStatus.RanToCompletion, tasks[i].Status, "task " + i);
+                Assert.IsNotNullOrEmpty(tasks[i].Result.BrokerGroup);
+            }
+            Assert.AreEqual(strayBefore, SendTable.StrayCompletions, "completions for no send in flight");
+            Assert.AreEqual(0, SendTable.InFlight);
+        }
+
+        [Test]
+        public void ContinuationsNeverRunOnALibraryThread()
+        {
+            using (var p = new MessageProducerProvider(Url, "dotnet-test"))
+            {
+                string subject = NewSubject("thread");
+                var seen = new List<Task<bool>>();
+                // A continuation added to a task already completed runs on the adding thread.
+                int me = Thread.CurrentThread.ManagedThreadId;
+                for (int i = 0; i < 200; i++)
+                    seen.Add(p.SendAsync(p.GenerateMessage(subject)).ContinueWith(
+                        t => Thread.CurrentThread.IsThreadPoolThread || Thread.CurrentThread.ManagedThreadId == me
+                             || Thread.CurrentThread.Name == "qmq-tasks-rescue",
+                        TaskContinuationOptions.ExecuteSynchronously));
+                Assert.IsTrue(Task.WaitAll(seen.ToArray(), TimeSpan.FromSeconds(60)));
+                foreach (var t in seen) Assert.IsTrue(t.Result, "continuation ran outside the thread pool");
+            }
+        }
+
+        [Test]
+        public void BlockingContinuationDoesNotStallOtherCompletions()
+        {
+            // Sync-over-async inside an inline continuation: it waits for a send whose completion
+            // is queued behind it, which another drain must complete.
+            const int N = 50;
+            using (var p = new MessageProducerProvider(Url, "dotnet-test"))
+            {
+                string subject = NewSubject("block");
+                var chains = new List<Task<bool>>();
+                for (int i = 0; i < N; i++)
+                    chains.Add(p.SendAsync(p.GenerateMessage(subject)).ContinueWith(
+                        t => p.SendAsync(p.GenerateMessage(subject)).Wait(TimeSpan.FromSeconds(30)),
+                        TaskContinuationOptions.ExecuteSynchronously));
+                var sw = System.Diagnostics.Stopwatch.StartNew();
+                Assert.IsTrue(Task.WaitAll(chains.ToArray(), TimeSpan.FromSeconds(90)), "a chain is stuck");
+                foreach (var c in chains) Assert.IsTrue(c.Result, "inner send timed out");
+                // The pool alone adds a thread every ~0.5 s (about 25 s for 50 blocked ones); the
+                // rescue threads keep completions going.
+                Assert.Less(sw.Elapsed.TotalSeconds, 15, "completions waited for the thread pool (rescue threads: "
+                    + TaskCompleter.Rescues + ")");
+            }
+        }
+
+        [Test]
+        public void SendAsyncOnClosedProducerFaultsWithClosed()
+        {
+            var p = new MessageProducerProvider(Url, "dotnet-test");
+            var m = p.GenerateMessage(NewSubject("closed"));
+            p.Close(TimeSpan.FromSeconds(5));
+            var t = p.SendAsync(m);
+            Assert.IsTrue(t.IsFaulted, "status " + t.Status);
+            var e = t.Exception.InnerException as QmqException;
+            Assert.IsNotNull(e, "inner " + t.Exception.InnerException);
+            Assert.AreEqual(QmqErrorCode.Closed, e.Code);
+            Assert.IsNull(m.SendError, "a refused send is reported by the task only");
+            p.Dispose();
+            var d = p.SendAsync(m);
+            Assert.IsTrue(d.IsFaulted, "status " + d.Status);
+            Assert.IsInstanceOf<ObjectDisposedException>(d.Exception.InnerException);
+            var n = p.SendAsync(null);
+            Assert.IsTrue(n.IsFaulted);
+            Assert.IsInstanceOf<ArgumentNullException>(n.Exception.InnerException);
+            Assert.AreEqual(0, SendTable.InFlight, "a refused send left its token behind");
+        }
+    }
+}
