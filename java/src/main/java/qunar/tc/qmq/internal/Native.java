@@ -1,5 +1,7 @@
 package qunar.tc.qmq.internal;
 
+import java.util.concurrent.Semaphore;
+
 /**
  * Internal: the native library's entry points ({@code bindings/java} in the repository) and
  * the two callbacks it makes. Not an API; shipped in lock-step with the library.
@@ -156,15 +158,31 @@ public final class Native {
                     report(t);
                     continue;
                 }
+                // Permits go back per window once per batch: a sender blocked on a full window
+                // then wakes once per batch, not once per message.
+                Semaphore window = null;
+                int permits = 0;
                 for (int i = 0; i < n; i++) {
+                    SendCompletion c = (SendCompletion) completions[i];
+                    if (c.window() != window) {
+                        if (window != null) {
+                            window.release(permits);
+                        }
+                        window = c.window();
+                        permits = 0;
+                    }
+                    permits++;
                     try {
-                        ((SendCompletion) completions[i]).complete((Throwable) errors[i]);
+                        c.notifyOutcome((Throwable) errors[i]);
                     } catch (Throwable t) {
                         // A listener's failure must not stop the other completions.
                         report(t);
                     }
                     completions[i] = null;
                     errors[i] = null;
+                }
+                if (window != null) {
+                    window.release(permits);
                 }
             }
         }

@@ -39,6 +39,21 @@ public final class SendCompletion {
      */
     public void complete(Throwable error) {
         window.release();
+        notifyOutcome(error);
+    }
+
+    /** @return the send window this completion holds a permit of */
+    Semaphore window() {
+        return window;
+    }
+
+    /**
+     * Reports the outcome without releasing the window permit (the caller releases permits
+     * of a whole batch at once, which wakes a blocked sender once instead of per message).
+     *
+     * @param error null on success, else the failure
+     */
+    void notifyOutcome(Throwable error) {
         try {
             if (listener != null) {
                 if (error == null) {
