@@ -34,7 +34,7 @@ public class BaseMessage implements Message {
     private final String subject;
     private final long createdMillis;
     private final Map<String, String> attrs;
-    private final Map<String, String> largeStrings;
+    private Map<String, String> largeStrings = Collections.emptyMap();
     private final Set<String> tags;
     private long scheduleMillis = -1;
     private int maxRetryNum = -1;
@@ -61,7 +61,6 @@ public class BaseMessage implements Message {
         this.subject = subject;
         this.createdMillis = createdMillis;
         this.attrs = attrs;
-        this.largeStrings = new LinkedHashMap<>();
         this.tags = tags;
         this.ackKind = ackKind;
         this.ackHandle = new AtomicLong(ackHandle);
@@ -200,6 +199,9 @@ public class BaseMessage implements Message {
                     "InvalidMessage", false);
         }
         if (value != null) {
+            if (largeStrings.isEmpty()) {
+                largeStrings = new LinkedHashMap<>();
+            }
             largeStrings.put(name, value);
         }
     }
@@ -432,6 +434,16 @@ public class BaseMessage implements Message {
     /** @return the tags in insertion order (for the encoder) */
     Set<String> tagSet() {
         return tags;
+    }
+
+    /** @return the properties, not copied (for the encoder) */
+    Map<String, String> propertyMap() {
+        return attrs;
+    }
+
+    /** @return the large strings, not copied (for the encoder) */
+    Map<String, String> largeStringMap() {
+        return largeStrings;
     }
 
     @Override

@@ -25,51 +25,46 @@ public final class MessageCodec {
      * @return its bytes
      */
     public static byte[] encode(BaseMessage m) {
-        List<byte[]> parts = new ArrayList<>(8 + 2 * m.getProperties().size());
-        int size = 8 + 8 + 4 + 12;
+        Set<String> tags = m.tagSet();
+        Map<String, String> props = m.propertyMap();
+        Map<String, String> large = m.largeStringMap();
+        int n = tags.size() + 2 * props.size() + 2 * large.size();
+        byte[][] parts = new byte[n][];
         byte[] id = utf8(m.getMessageId());
         byte[] subject = utf8(m.getSubject());
-        size += 8 + id.length + subject.length;
-        Set<String> tags = m.tagSet();
+        int size = 8 + id.length + subject.length + 8 + 8 + 4 + 12 + 4 * n;
+        int i = 0;
         for (String t : tags) {
-            byte[] b = utf8(t);
-            parts.add(b);
-            size += 4 + b.length;
+            size += (parts[i++] = utf8(t)).length;
         }
-        size += add(parts, m.getProperties());
-        size += add(parts, m.getLargeStrings());
+        for (Map.Entry<String, String> e : props.entrySet()) {
+            size += (parts[i++] = utf8(e.getKey())).length;
+            size += (parts[i++] = utf8(e.getValue())).length;
+        }
+        for (Map.Entry<String, String> e : large.entrySet()) {
+            size += (parts[i++] = utf8(e.getKey())).length;
+            size += (parts[i++] = utf8(e.getValue())).length;
+        }
         ByteBuffer buf = ByteBuffer.allocate(size);
         str(buf, id);
         str(buf, subject);
         buf.putLong(m.getCreatedMillis());
         buf.putLong(m.getScheduleMillis());
         buf.putInt(m.getLocalMaxRetryNum());
-        int i = 0;
+        i = 0;
         buf.putInt(tags.size());
-        for (int n = 0; n < tags.size(); n++) {
-            str(buf, parts.get(i++));
+        for (int k = 0; k < tags.size(); k++) {
+            str(buf, parts[i++]);
         }
-        buf.putInt(m.getProperties().size());
-        for (int n = 0; n < 2 * m.getProperties().size(); n++) {
-            str(buf, parts.get(i++));
+        buf.putInt(props.size());
+        for (int k = 0; k < 2 * props.size(); k++) {
+            str(buf, parts[i++]);
         }
-        buf.putInt(m.getLargeStrings().size());
-        for (int n = 0; n < 2 * m.getLargeStrings().size(); n++) {
-            str(buf, parts.get(i++));
+        buf.putInt(large.size());
+        for (int k = 0; k < 2 * large.size(); k++) {
+            str(buf, parts[i++]);
         }
         return buf.array();
-    }
-
-    private static int add(List<byte[]> parts, Map<String, String> map) {
-        int size = 0;
-        for (Map.Entry<String, String> e : map.entrySet()) {
-            byte[] k = utf8(e.getKey());
-            byte[] v = utf8(e.getValue());
-            parts.add(k);
-            parts.add(v);
-            size += 8 + k.length + v.length;
-        }
-        return size;
     }
 
     private static byte[] utf8(String s) {
