@@ -519,3 +519,22 @@ fn invalid_messages_fail_before_queueing() {
     assert_eq!(p.pending(), 0);
     client.close(Duration::from_secs(5)).unwrap();
 }
+
+#[test]
+fn a_host_built_message_keeps_its_id_and_creation_time() {
+    let client = Client::new(ClientConfig::new("test-app")).unwrap();
+    let producer = client.producer();
+    let id = producer.next_message_id();
+    assert_ne!(id, producer.next_message_id());
+    let created = std::time::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
+    let m = producer.message_with_id("s", id.clone(), created).unwrap();
+    assert_eq!(m.message_id(), id);
+    assert_eq!(m.property("qmq_createTime"), Some("1700000000123"));
+    assert_eq!(m.property("qmq_appCode"), Some("test-app"));
+    assert!(
+        producer
+            .message_with_id("bad subject", id, created)
+            .is_err()
+    );
+    client.close(Duration::from_secs(1)).unwrap();
+}
