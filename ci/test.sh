@@ -39,6 +39,9 @@ bash ci/python-tests.sh
 step "node"
 bash ci/node-tests.sh
 
+step "java"
+bash ci/java-tests.sh
+
 if [ -d core/fuzz ] && [ "${QMQ_SKIP_FUZZ:-0}" != 1 ]; then
   step "fuzz"
   FUZZ_SECONDS="${FUZZ_SECONDS:-60}" bash ci/fuzz.sh

@@ -121,6 +121,33 @@ impl Producer {
         )
     }
 
+    /// A fresh QMQ message id, for bindings whose host builds the message object itself (Java's
+    /// `generateMessage` returns a plain Java object) and hands it over at send time through
+    /// [`Producer::message_with_id`].
+    pub fn next_message_id(&self) -> String {
+        self.inner.core.shared.ids.next_id()
+    }
+
+    /// Like [`Producer::generate_message`], with an id from [`Producer::next_message_id`] and
+    /// the creation time the host recorded when it generated the message.
+    ///
+    /// # Errors
+    /// [`ClientError::InvalidName`] for a bad subject, [`ClientError::InvalidMessage`] for an
+    /// empty or over-long id, [`ClientError::InvalidScheduleTime`] for a time before 1970.
+    pub fn message_with_id(
+        &self,
+        subject: &str,
+        message_id: String,
+        created: SystemTime,
+    ) -> Result<ProducerMessage, ClientError> {
+        ProducerMessage::new(
+            message_id,
+            subject,
+            &self.inner.core.shared.config.app_code,
+            created,
+        )
+    }
+
     /// Queues `message` and returns a future of its result. The message is queued when `send`
     /// returns — not when the future is first polled — and dropping the future does not cancel
     /// it. A full queue or a closed producer resolves the future at once with

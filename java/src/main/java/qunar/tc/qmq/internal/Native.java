@@ -1,0 +1,182 @@
+package qunar.tc.qmq.internal;
+
+/**
+ * Internal: the native library's entry points ({@code bindings/java} in the repository) and
+ * the two callbacks it makes. Not an API; shipped in lock-step with the library.
+ *
+ * <p>Handles are {@code long} pointers owned by a {@link NativeHandle}; every method throws a
+ * {@link qunar.tc.qmq.QmqException} subclass on failure, never crashes the JVM.
+ */
+public final class Native {
+    /** Option positions of {@link #clientNew}; -1 = the core's default. */
+    public static final int OPT_WORKER_THREADS = 0;
+    /** Send attempts per message. */
+    public static final int OPT_SEND_TRIES = 1;
+    /** Per-attempt send timeout, ms. */
+    public static final int OPT_SEND_TIMEOUT_MS = 2;
+    /** Messages per batch. */
+    public static final int OPT_BATCH_SIZE = 3;
+    /** Producer queue capacity. */
+    public static final int OPT_QUEUE_CAPACITY = 4;
+    /** Messages asked for per pull request. */
+    public static final int OPT_PULL_BATCH_SIZE = 5;
+    /** Long-poll timeout, ms. */
+    public static final int OPT_PULL_TIMEOUT_MS = 6;
+    /** Deliveries before a failed message is dead-lettered. */
+    public static final int OPT_MAX_RETRY = 7;
+    /** Delay before a failed message is redelivered, ms. */
+    public static final int OPT_RETRY_DELAY_MS = 8;
+    /** Number of options. */
+    public static final int OPT_COUNT = 9;
+
+    /** {@link #producerSend} result: queued. */
+    public static final int SEND_ACCEPTED = 0;
+    /** {@link #producerSend} result: the queue is full, nothing was queued. */
+    public static final int SEND_QUEUE_FULL = 1;
+
+    /** Name of the Java thread completing sends. */
+    public static final String COMPLETION_THREAD = "qmq-java-completions";
+    /** Name of the (attached) core thread handing listener messages to executors. */
+    public static final String DISPATCH_THREAD = "qmq-listener-dispatch";
+
+    /** The native library version this jar was built with (the crate's version). */
+    public static final String EXPECTED_VERSION = "0.1.0";
+
+    static {
+        NativeLoader.load();
+        String v = version();
+        if (!EXPECTED_VERSION.equals(v)) {
+            throw new UnsatisfiedLinkError("QMQ native library version " + v
+                    + " does not match the jar's " + EXPECTED_VERSION
+                    + " (check -D" + NativeLoader.PATH_PROPERTY + ")");
+        }
+    }
+
+    /** @return the loaded native library's version */
+    public static native String version();
+
+    private Native() {
+    }
+
+    /** Makes sure the library is loaded (throws {@link UnsatisfiedLinkError} if it cannot be). */
+    public static void ensureLoaded() {
+        // The static initialiser did the work.
+    }
+
+    public static native long clientNew(String metaUrl, String appCode, String clientId,
+            long[] options);
+
+    public static native String clientId(long client);
+
+    public static native void clientClose(long client, long timeoutMillis);
+
+    public static native void clientFree(long client);
+
+    public static native String[] producerNextIds(long client, int count);
+
+    public static native int producerSend(long client, byte[] message, Object completion);
+
+    public static native void producerFlush(long client, long timeoutMillis);
+
+    public static native int producerPending(long client);
+
+    public static native long pullNew(long client, String subject, String group, String[] tags,
+            int tagType, boolean broadcast, boolean atMostOnce);
+
+    public static native byte[] pullPull(long pull, int max, long timeoutMillis, long[] acks);
+
+    public static native String pullGroup(long pull);
+
+    public static native void pullClose(long pull);
+
+    public static native void pullFree(long pull);
+
+    public static native void ack(long ack, String reason);
+
+    public static native long subscribe(long client, String subject, String group,
+            String[] tags, int tagType, boolean broadcast, boolean atMostOnce, int concurrency,
+            Object dispatcher);
+
+    public static native void listenerComplete(long completion, String reason);
+
+    public static native boolean subStop(long sub, long timeoutMillis);
+
+    public static native String subGroup(long sub);
+
+    public static native void subFree(long sub);
+
+    /**
+     * Waits up to {@code timeoutMillis} for finished sends; fills {@code completions} (the
+     * {@link SendCompletion}s) and {@code errors} (null for a success, else the exception).
+     *
+     * @return how many entries were filled
+     */
+    static native int completionsNext(Object[] completions, Object[] errors, long timeoutMillis);
+
+    /** Starts the completion thread once (called before the first send with a completion). */
+    public static void startCompletions() {
+        CompletionThread.START.run();
+    }
+
+    /** The daemon thread that pulls send completions and calls listeners and futures. */
+    private static final class CompletionThread implements Runnable {
+        static final Runnable START = new Runnable() {
+            private boolean started;
+
+            @Override
+            public synchronized void run() {
+                if (!started) {
+                    Thread t = new Thread(new CompletionThread(), COMPLETION_THREAD);
+                    t.setDaemon(true);
+                    t.start();
+                    started = true;
+                }
+            }
+        };
+
+        @Override
+        public void run() {
+            Object[] completions = new Object[1024];
+            Object[] errors = new Object[1024];
+            while (true) {
+                int n;
+                try {
+                    n = completionsNext(completions, errors, 1000);
+                } catch (Throwable t) {
+                    report(t);
+                    continue;
+                }
+                for (int i = 0; i < n; i++) {
+                    try {
+                        ((SendCompletion) completions[i]).complete((Throwable) errors[i]);
+                    } catch (Throwable t) {
+                        // A listener's failure must not stop the other completions.
+                        report(t);
+                    }
+                    completions[i] = null;
+                    errors[i] = null;
+                }
+            }
+        }
+
+        private static void report(Throwable t) {
+            Thread th = Thread.currentThread();
+            th.getUncaughtExceptionHandler().uncaughtException(th, t);
+        }
+    }
+
+    /**
+     * Called on a core thread (attached for this call only) with one listener message.
+     *
+     * @param dispatcher the {@link ListenerDispatcher}
+     * @param message    the encoded message
+     * @param completion its completion handle, owned by Java from here on
+     */
+    static void dispatch(Object dispatcher, byte[] message, long completion) {
+        Thread.currentThread().setName(DISPATCH_THREAD);
+        // ListenerDispatcher completes every message it accepts. Should it throw anyway (an
+        // Error), the exception stays pending: the native side then fails the message without
+        // freeing the completion (which Java may already have used).
+        ((ListenerDispatcher) dispatcher).dispatch(message, completion);
+    }
+}
