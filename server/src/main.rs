@@ -33,6 +33,9 @@ enum Command {
     Broker(RoleArgs),
     /// Run the delay role; it registers with meta and hands due messages to brokers.
     Delay(RoleArgs),
+    /// Run the watchdog: resend transactional messages left in the `[watchdog]` databases'
+    /// outbox tables, through the cluster at `server.meta_url`.
+    Watchdog(RoleArgs),
 }
 
 #[derive(Args)]
@@ -86,6 +89,7 @@ fn main() -> anyhow::Result<()> {
         Command::Meta(args) => runtime.block_on(meta(args)),
         Command::Broker(args) => runtime.block_on(broker(args)),
         Command::Delay(args) => runtime.block_on(delay(args)),
+        Command::Watchdog(args) => runtime.block_on(watchdog(args)),
     }
 }
 
@@ -165,6 +169,19 @@ async fn delay(args: RoleArgs) -> anyhow::Result<()> {
         ..BoundPorts::default()
     };
     serve_until_signal(&config, &ports, &shutdown).await?;
+    role.stop().await;
+    Ok(())
+}
+
+async fn watchdog(args: RoleArgs) -> anyhow::Result<()> {
+    let config = ServerConfig::load(args.config.as_deref())?;
+    config.validate()?;
+    if config.watchdog.databases.is_empty() {
+        tracing::warn!("no [watchdog] databases configured; the watchdog has nothing to watch");
+    }
+    let role = roles::WatchdogRole::start(&config, &config.server.meta_url)?;
+    let shutdown = CancellationToken::new();
+    serve_until_signal(&config, &BoundPorts::default(), &shutdown).await?;
     role.stop().await;
     Ok(())
 }

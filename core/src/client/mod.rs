@@ -10,7 +10,8 @@
 //! * [`breaker`] and [`backoff`]: per-broker circuit breaker (spec §12) and retry delays;
 //! * [`Client`] (`client.rs`): the handle owning the runtime, meta client and connection pool;
 //! * [`producer`]: message building, the send queue, batching, retries, completions;
-//! * [`idempotence`]: the idempotent-consumption store (spec §12), in memory and SQLite.
+//! * [`idempotence`]: the idempotent-consumption store (spec §12), in memory and SQLite;
+//! * [`transaction`]: transactional messages, QMQ's `qmq_msg_queue` outbox (spec §12).
 //!
 //! Invariants: nothing here spawns threads or tasks except through a [`ClientRuntime`]; nothing
 //! here installs a tracing subscriber; blocking calls refuse to run inside an async runtime
@@ -33,6 +34,7 @@ pub mod meta_locator;
 mod pool;
 pub mod producer;
 pub mod runtime;
+pub mod transaction;
 
 pub use address::{HostPort, HostPortError};
 pub use backoff::Backoff;

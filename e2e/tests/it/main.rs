@@ -5,6 +5,7 @@ mod consumer_client;
 mod consumer_scale;
 mod consumer_support;
 mod delay;
+mod outbox;
 mod producer;
 mod producer_support;
 mod producer_throughput;

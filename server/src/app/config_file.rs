@@ -43,7 +43,7 @@ pub fn load<T: DeserializeOwned>(path: Option<&Path>) -> Result<T, ConfigError> 
 
 /// The sections environment variables may override; other `QMQ_*` variables (a client's
 /// `QMQ_META`, a script's own flags) are not the server's and are ignored.
-pub const SECTIONS: [&str; 5] = ["SERVER", "NET", "META", "BROKER", "DELAY"];
+pub const SECTIONS: [&str; 6] = ["SERVER", "NET", "META", "BROKER", "DELAY", "WATCHDOG"];
 
 fn is_section_override(name: &str) -> bool {
     name.strip_prefix("QMQ_")

@@ -1,4 +1,5 @@
-//! Starting each role on already-bound listeners, and stopping it again.
+//! Starting each role on already-bound listeners (the watchdog has none), and stopping it
+//! again.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use crate::delay::DelayServer;
 use crate::meta::{MetaServer, advertised_address, serve_http};
 use crate::net;
 use crate::registration;
+use crate::watchdog::Watchdog;
 
 /// Why a role could not start.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +47,9 @@ pub enum StartError {
     /// The delay role failed to open its store.
     #[error(transparent)]
     Delay(#[from] crate::delay::DelayError),
+    /// The watchdog role could not start.
+    #[error(transparent)]
+    Watchdog(#[from] crate::watchdog::WatchdogError),
     /// The meta server could not be located.
     #[error("cannot locate the meta server at {url}: {reason}")]
     MetaUnreachable {
@@ -296,5 +301,32 @@ impl DelayRole {
         self.server.stop().await;
         let server = self.server.clone();
         shut_down_blocking("delay", move || server.shutdown()).await;
+    }
+}
+
+/// A running watchdog role (no listener: it only sends).
+pub struct WatchdogRole {
+    watchdog: Watchdog,
+}
+
+impl WatchdogRole {
+    /// Starts one worker per database in `[watchdog]`, sending through the cluster whose
+    /// discovery URL is `meta_url`. Must run inside the server's runtime.
+    ///
+    /// # Errors
+    /// An invalid `[watchdog]` section, or the producer cannot start.
+    pub fn start(config: &ServerConfig, meta_url: &str) -> Result<Self, StartError> {
+        let watchdog = Watchdog::start(
+            &config.watchdog,
+            meta_url,
+            tokio::runtime::Handle::current(),
+        )?;
+        info!(databases = watchdog.databases(), "watchdog role started");
+        Ok(Self { watchdog })
+    }
+
+    /// Stops the workers and the producer.
+    pub async fn stop(self) {
+        self.watchdog.stop().await;
     }
 }

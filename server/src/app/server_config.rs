@@ -12,6 +12,7 @@ use crate::config::ConfigError;
 use crate::delay::DelayConfig;
 use crate::meta::MetaConfig;
 use crate::net::NetConfig;
+use crate::watchdog::WatchdogConfig;
 
 /// Process-wide settings (`[server]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +54,8 @@ pub struct ServerConfig {
     pub broker: BrokerConfig,
     /// The delay role.
     pub delay: DelayConfig,
+    /// The watchdog role (transactional-message resends).
+    pub watchdog: WatchdogConfig,
 }
 
 impl ServerConfig {
@@ -87,7 +90,8 @@ impl ServerConfig {
         self.net.validate()?;
         self.meta.validate()?;
         self.broker.validate()?;
-        self.delay.validate()
+        self.delay.validate()?;
+        self.watchdog.validate()
     }
 
     /// The host other processes should use to reach this one.

@@ -1,11 +1,12 @@
-//! `qmq-server standalone`: meta, broker and delay in one process.
+//! `qmq-server standalone`: meta, broker and delay in one process, plus the watchdog when
+//! `[watchdog]` lists databases.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::roles::{BrokerRole, DelayRole, MetaRole, StartError, bind};
+use super::roles::{BrokerRole, DelayRole, MetaRole, StartError, WatchdogRole, bind};
 use super::runtime_files::{self, BoundPorts};
 pub use super::server_config::ServerConfig;
 
@@ -19,6 +20,7 @@ pub struct StandaloneServer {
     meta: MetaRole,
     broker: BrokerRole,
     delay: DelayRole,
+    watchdog: Option<WatchdogRole>,
 }
 
 impl StandaloneServer {
@@ -62,6 +64,14 @@ impl StandaloneServer {
         if let Err(err) = runtime_files::write(&config.server.data_dir, &ports, &config) {
             tracing::warn!(cause = %err, "cannot write the runtime directory");
         }
+        let watchdog = if config.watchdog.databases.is_empty() {
+            None
+        } else {
+            Some(WatchdogRole::start(
+                &config,
+                &local_meta_url(&config, &ports),
+            )?)
+        };
         Ok(Self {
             ports,
             config,
@@ -70,19 +80,18 @@ impl StandaloneServer {
             meta,
             broker,
             delay,
+            watchdog,
         })
     }
 
     /// The discovery URL clients use: `http://<host>:<port>/meta/address`.
     pub fn meta_url(&self) -> String {
-        let host = match self.config.server.host.as_str() {
-            "0.0.0.0" | "::" => "127.0.0.1",
-            host => host,
-        };
-        format!(
-            "http://{host}:{}/meta/address",
-            self.ports.meta_http.unwrap_or_default()
-        )
+        local_meta_url(&self.config, &self.ports)
+    }
+
+    /// Whether the watchdog role runs in this process.
+    pub fn has_watchdog(&self) -> bool {
+        self.watchdog.is_some()
     }
 
     /// The configuration the server runs with.
@@ -93,10 +102,24 @@ impl StandaloneServer {
     /// Stops every role: listeners first, then the delay store, broker checkpoints, and last
     /// the meta state.
     pub async fn shutdown(self) {
+        if let Some(watchdog) = self.watchdog {
+            watchdog.stop().await;
+        }
         self.shutdown.cancel();
         self.delay.stop().await;
         self.broker.stop().await;
         self.meta_shutdown.cancel();
         self.meta.stop().await;
     }
+}
+
+fn local_meta_url(config: &ServerConfig, ports: &BoundPorts) -> String {
+    let host = match config.server.host.as_str() {
+        "0.0.0.0" | "::" => "127.0.0.1",
+        host => host,
+    };
+    format!(
+        "http://{host}:{}/meta/address",
+        ports.meta_http.unwrap_or_default()
+    )
 }

@@ -8,3 +8,4 @@ mod restart;
 mod roles_e2e;
 #[allow(dead_code)]
 mod support;
+mod watchdog_e2e;

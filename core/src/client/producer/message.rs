@@ -97,6 +97,25 @@ impl ProducerMessage {
         })
     }
 
+    /// A message rebuilt from a stored copy (the outbox's `content` column): id, subject, tags
+    /// and every attribute — reserved ones included — exactly as stored, and the delivery time
+    /// taken back from `qmq_scheduleReceiveTime`. The caller has checked the subject.
+    pub(crate) fn restore(message: Message) -> Self {
+        let schedule_ms = message
+            .attr(attr::SCHEDULE_RECEIVE_TIME)
+            .and_then(|v| v.parse::<i64>().ok());
+        Self {
+            message,
+            schedule_ms,
+        }
+    }
+
+    /// Sets an attribute without the reserved-key check: for keys the client itself owns,
+    /// such as the watchdog's `qmq_sequence`.
+    pub(crate) fn set_reserved(&mut self, key: &str, value: String) {
+        self.message.set_attr(key, value);
+    }
+
     /// The message id (QMQ format, spec §8).
     pub fn message_id(&self) -> &str {
         &self.message.header.message_id

@@ -257,6 +257,11 @@ impl Producer {
         self.inner.core.gate.pending()
     }
 
+    /// The client runtime, for blocking follow-up work (the outbox's row delete).
+    pub(crate) fn runtime_handle(&self) -> &Handle {
+        &self.inner.core.shared.handle
+    }
+
     /// Stops accepting messages; those already accepted are still sent.
     pub(crate) fn begin_close(&self) {
         self.inner.closed.store(true, Ordering::Release);

@@ -56,12 +56,39 @@ impl ServerProcess {
 
     /// Starts the binary with arbitrary arguments and environment.
     pub fn spawn(data_dir: &Path, args: &[String], env: &[(&str, String)]) -> Self {
+        Self::spawn_inner(data_dir, args, env, Stdio::inherit())
+    }
+
+    /// As [`ServerProcess::spawn`], with stderr (the log) written to `log`.
+    pub fn spawn_logged(
+        data_dir: &Path,
+        args: &[String],
+        env: &[(&str, String)],
+        log: &Path,
+    ) -> Self {
+        let file = std::fs::File::create(log).expect("create log file");
+        Self::spawn_inner(data_dir, args, env, Stdio::from(file))
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().expect("wait").is_none())
+    }
+
+    fn spawn_inner(
+        data_dir: &Path,
+        args: &[String],
+        env: &[(&str, String)],
+        stderr: Stdio,
+    ) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_qmq-server"));
         cmd.args(args)
             .envs(env.iter().map(|(k, v)| (*k, v.clone())))
             .env("RUST_LOG", "qmq_server=info")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(stderr);
         let mut child = cmd.spawn().expect("spawn qmq-server");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
