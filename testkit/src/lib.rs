@@ -178,7 +178,11 @@ impl DatabaseServer {
         let log = self.log_path();
         wait_until_listening(what, self.port, Duration::from_secs(60), &log, || {
             self.guardian.as_mut().is_some_and(Guardian::is_running)
-        })
+        })?;
+        if self.kind == DatabaseKind::Postgres {
+            postgres::wait_accepting(data, self.port, Duration::from_secs(60))?;
+        }
+        Ok(())
     }
 
     /// Stops the server (its clients see connection errors); the data stays.

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use crate::guardian::{hand_over, unprivileged_user};
 use crate::{Guardian, TEST_DATABASE, TestkitError, run_setup};
@@ -68,6 +69,26 @@ pub(crate) fn launch(dir: &Path, port: u16) -> Result<Guardian, TestkitError> {
         run_as,
         "INT",
     )
+}
+
+/// Waits until the server accepts sessions. Listening on the port is not enough: right after a
+/// (re)start PostgreSQL refuses logins with "the database system is starting up" while it
+/// recovers, which made `start` return too early under load.
+pub(crate) fn wait_accepting(dir: &Path, port: u16, limit: Duration) -> Result<(), TestkitError> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let ready = run_setup(
+            Command::new(bin("psql")?)
+                .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres"])
+                .args(["-d", "postgres", "-c", "SELECT 1"])
+                .current_dir(dir),
+        );
+        match ready {
+            Ok(()) => return Ok(()),
+            Err(e) if Instant::now() >= deadline => return Err(e),
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
 }
 
 pub(crate) fn create_test_database(dir: &Path, port: u16) -> Result<(), TestkitError> {

@@ -69,7 +69,11 @@ pub struct ConsumeOptions {
     /// Deliveries before a failed message goes to the dead-letter subject, unless the message
     /// carries `qmq_maxRetryNum`. `None` = `ConsumerConfig::max_retry` (32).
     pub max_retry: Option<u32>,
-    /// Drops messages this group already processed (key `subject%group%messageId`).
+    /// Drops messages this group already processed (key `subject%group%messageId`). The
+    /// mark is its own database call, outside the handler's work; for an effect that must
+    /// happen exactly once, leave this empty and build the handler with
+    /// [`transactional_handler`](crate::client::idempotence::transactional_handler), which
+    /// writes the key in the handler's database transaction.
     pub idempotence: Option<Arc<dyn IdempotenceStore>>,
     /// Hooks run before and after each message, in order (see [`ConsumerFilter`]).
     pub filters: Vec<Arc<dyn ConsumerFilter>>,

@@ -16,18 +16,20 @@
 //! * `update_at` is stored as integer epoch milliseconds (SQLite has no timestamp type; the
 //!   column keeps QMQ's declared type for familiarity);
 //! * one connection behind a mutex; file databases use WAL and a busy timeout so several
-//!   processes can share one file.
+//!   processes can share one file;
+//! * transactional mode ([`TransactionalIdempotence`]) runs on that same connection with
+//!   `BEGIN IMMEDIATE`, so the business tables live in the same file and other calls on the
+//!   store wait for the transaction.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, Transaction, params};
 
+use super::dialect::{DEFAULT_TABLE, Dialect, StoreSql, ddl, validate_table};
+use super::transactional::{Processed, TransactionalError, TransactionalIdempotence};
 use super::{Clock, IdempotenceError, IdempotenceKey, IdempotenceStore, MarkOutcome, SystemClock};
-
-/// QMQ's default table name.
-pub const DEFAULT_TABLE: &str = "deduplicate_tbl";
 
 /// Options of a [`SqliteStore`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,21 +53,13 @@ impl Default for SqliteStoreConfig {
     }
 }
 
-struct Sql {
-    mark: String,
-    forget: String,
-    complete: String,
-    gc: String,
-    count: String,
-}
-
 /// An [`IdempotenceStore`] in a SQLite database (file or in-memory).
 pub struct SqliteStore {
     conn: Mutex<Connection>,
     location: String,
     ttl: Option<Duration>,
     clock: Arc<dyn Clock>,
-    sql: Sql,
+    sql: StoreSql,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -130,33 +124,9 @@ impl SqliteStore {
     ) -> Result<Self, IdempotenceError> {
         conn.busy_timeout(config.busy_timeout)
             .map_err(sqlite_err(&location, "set busy timeout"))?;
-        let t = &config.table;
-        conn.execute_batch(&format!(
-            "CREATE TABLE IF NOT EXISTS \"{t}\" (\
-               id INTEGER PRIMARY KEY AUTOINCREMENT, \
-               k VARCHAR(100) NOT NULL UNIQUE, \
-               update_at TIMESTAMP NOT NULL); \
-             CREATE INDEX IF NOT EXISTS \"{t}_update_at\" ON \"{t}\"(update_at);"
-        ))
-        .map_err(sqlite_err(&location, "create table"))?;
-        let mark = if config.ttl.is_some() {
-            format!(
-                "INSERT INTO \"{t}\"(k, update_at) VALUES (?1, ?2) ON CONFLICT(k) \
-                 DO UPDATE SET update_at = excluded.update_at WHERE \"{t}\".update_at <= ?3"
-            )
-        } else {
-            format!("INSERT OR IGNORE INTO \"{t}\"(k, update_at) VALUES (?1, ?2)")
-        };
-        let sql = Sql {
-            mark,
-            forget: format!("DELETE FROM \"{t}\" WHERE k = ?1"),
-            complete: format!(
-                "INSERT INTO \"{t}\"(k, update_at) VALUES (?1, ?2) ON CONFLICT(k) \
-                 DO UPDATE SET update_at = excluded.update_at"
-            ),
-            gc: format!("DELETE FROM \"{t}\" WHERE update_at < ?1"),
-            count: format!("SELECT COUNT(*) FROM \"{t}\""),
-        };
+        conn.execute_batch(&ddl(Dialect::Sqlite, &config.table)?)
+            .map_err(sqlite_err(&location, "create table"))?;
+        let sql = StoreSql::new(Dialect::Sqlite, &config.table, config.ttl.is_some())?;
         Ok(Self {
             conn: Mutex::new(conn),
             location,
@@ -166,16 +136,13 @@ impl SqliteStore {
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
-        // No code path panics while holding the lock; recover from poison anyway.
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-impl IdempotenceStore for SqliteStore {
-    fn mark(&self, key: &IdempotenceKey) -> Result<MarkOutcome, IdempotenceError> {
+    /// The mark statement on `conn` (the store's connection, or a transaction on it).
+    fn mark_on(
+        &self,
+        conn: &Connection,
+        key: &IdempotenceKey,
+    ) -> Result<MarkOutcome, IdempotenceError> {
         let now = self.clock.now();
-        let conn = self.lock();
         let mut stmt = conn
             .prepare_cached(&self.sql.mark)
             .map_err(sqlite_err(&self.location, "prepare mark"))?;
@@ -192,6 +159,18 @@ impl IdempotenceStore for SqliteStore {
         } else {
             MarkOutcome::Duplicate
         })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // No code path panics while holding the lock; recover from poison anyway.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl IdempotenceStore for SqliteStore {
+    fn mark(&self, key: &IdempotenceKey) -> Result<MarkOutcome, IdempotenceError> {
+        let conn = self.lock();
+        self.mark_on(&conn, key)
     }
 
     fn forget(&self, key: &IdempotenceKey) -> Result<(), IdempotenceError> {
@@ -221,26 +200,45 @@ impl IdempotenceStore for SqliteStore {
     }
 }
 
+/// The transaction runs on the store's single connection, so the business tables must live in
+/// the same database file; other calls on the store wait until it ends.
+impl TransactionalIdempotence for SqliteStore {
+    type Tx<'t> = Transaction<'t>;
+
+    fn process_in_transaction<T, E>(
+        &self,
+        key: &IdempotenceKey,
+        work: impl FnOnce(&mut Transaction<'_>) -> Result<T, E>,
+    ) -> Result<Processed<T>, TransactionalError<E>> {
+        let mut conn = self.lock();
+        // IMMEDIATE takes the write lock up front: a deferred transaction that reads first
+        // could fail to upgrade with SQLITE_BUSY under another process's writer.
+        let mut tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sqlite_err(&self.location, "begin"))?;
+        if self.mark_on(&tx, key)? == MarkOutcome::Duplicate {
+            tx.rollback()
+                .map_err(sqlite_err(&self.location, "rollback"))?;
+            return Ok(Processed::Duplicate);
+        }
+        match work(&mut tx) {
+            Ok(v) => {
+                tx.commit().map_err(sqlite_err(&self.location, "commit"))?;
+                Ok(Processed::Done(v))
+            }
+            Err(e) => {
+                tx.rollback()
+                    .map_err(sqlite_err(&self.location, "rollback"))?;
+                Err(TransactionalError::Work(e))
+            }
+        }
+    }
+}
+
 /// Epoch milliseconds; times before the epoch clamp to 0, after year ~292M to `i64::MAX`.
 fn millis(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-fn validate_table(name: &str) -> Result<(), IdempotenceError> {
-    let mut chars = name.chars();
-    let ok = name.len() <= 64
-        && chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(IdempotenceError::InvalidTableName {
-            name: name.to_owned(),
-        })
-    }
 }
 
 fn sqlite_err(
