@@ -36,6 +36,7 @@ mod listener;
 mod message;
 mod onload;
 mod producer;
+mod transaction;
 
 /// The library's version; `Native` refuses to run with a jar of another version.
 #[unsafe(no_mangle)]
