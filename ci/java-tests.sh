@@ -64,7 +64,19 @@ export QMQ_BROKER_RETRY_DELAY_MS=500
 start_qmq_server "$CARGO_TARGET_DIR/debug/qmq-server" "$WORK/debug" java
 
 step "postgresql (transactional tests)"
-start_postgres "$WORK/pg"
+# start_postgres waits for the port only; PostgreSQL may still refuse connections ("starting
+# up") when it creates the database. Tolerate that here and create the database once it is up.
+start_postgres "$WORK/pg" || true
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+for _ in $(seq 1 100); do
+  if "$PG_BIN/psql" -h 127.0.0.1 -p "$QMQ_TEST_POSTGRES_PORT" -U postgres -d postgres -Atqc \
+      "SELECT 1 FROM pg_database WHERE datname = 'qmq'" 2>/dev/null | grep -q 1; then
+    break
+  fi
+  "$PG_BIN/psql" -h 127.0.0.1 -p "$QMQ_TEST_POSTGRES_PORT" -U postgres -d postgres -qc \
+    "CREATE DATABASE qmq" >/dev/null 2>&1 || sleep 0.2
+done
+"$PG_BIN/psql" -h 127.0.0.1 -p "$QMQ_TEST_POSTGRES_PORT" -U postgres -d qmq -qc "SELECT 1" >/dev/null
 
 step "mvn verify (-Xcheck:jni)"
 rm -rf java/target/surefire-reports
