@@ -65,18 +65,30 @@ start_qmq_server "$CARGO_TARGET_DIR/debug/qmq-server" "$WORK/debug" java
 
 step "postgresql (transactional tests)"
 # start_postgres waits for the port only; PostgreSQL may still refuse connections ("starting
-# up") when it creates the database. Tolerate that here and create the database once it is up.
-start_postgres "$WORK/pg" || true
+# up") when it creates the database, and a start can fail outright on a busy machine. Tolerate
+# both: create the database once the server is up, and start again (up to 3 times) otherwise.
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-for _ in $(seq 1 100); do
-  if "$PG_BIN/psql" -h 127.0.0.1 -p "$QMQ_TEST_POSTGRES_PORT" -U postgres -d postgres -Atqc \
-      "SELECT 1 FROM pg_database WHERE datname = 'qmq'" 2>/dev/null | grep -q 1; then
+pg_ready() {
+  local _
+  for _ in $(seq 1 100); do
+    if "$PG_BIN/psql" -h 127.0.0.1 -p "$QMQ_TEST_POSTGRES_PORT" -U postgres -d postgres -Atqc \
+        "SELECT 1 FROM pg_database WHERE datname = 'qmq'" 2>/dev/null | grep -q 1; then
+      return 0
+    fi
+    "$PG_BIN/psql" -h 127.0.0.1 -p "$QMQ_TEST_POSTGRES_PORT" -U postgres -d postgres -qc \
+      "CREATE DATABASE qmq" >/dev/null 2>&1 || sleep 0.2
+  done
+  return 1
+}
+for attempt in 1 2 3; do
+  start_postgres "$WORK/pg" || true
+  if [ -n "${QMQ_TEST_POSTGRES_PORT:-}" ] && pg_ready; then
     break
   fi
-  "$PG_BIN/psql" -h 127.0.0.1 -p "$QMQ_TEST_POSTGRES_PORT" -U postgres -d postgres -qc \
-    "CREATE DATABASE qmq" >/dev/null 2>&1 || sleep 0.2
+  [ "$attempt" = 3 ] && { echo "java: PostgreSQL did not start" >&2; exit 1; }
+  stop_databases
+  unset QMQ_TEST_POSTGRES_PORT QMQ_TEST_POSTGRES_URL
 done
-"$PG_BIN/psql" -h 127.0.0.1 -p "$QMQ_TEST_POSTGRES_PORT" -U postgres -d qmq -qc "SELECT 1" >/dev/null
 
 step "mvn verify (-Xcheck:jni)"
 rm -rf java/target/surefire-reports
