@@ -17,8 +17,11 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 WORK=$(mktemp -d)
 # shellcheck source=ci/lib/server.sh
 source ci/lib/server.sh
+# shellcheck source=ci/lib/databases.sh
+source ci/lib/databases.sh
 cleanup() {
   stop_qmq_server
+  stop_databases
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -26,7 +29,8 @@ trap cleanup EXIT
 step() { printf '\n=== java: %s (%ss)\n' "$1" "$SECONDS"; }
 
 MAVEN_PACKAGES="junit5 libmaven-compiler-plugin-java libsurefire-java libmaven-jar-plugin-java
-  libmaven-resources-plugin-java libmaven-install-plugin-java"
+  libmaven-resources-plugin-java libmaven-install-plugin-java
+  libpostgresql-jdbc-java libxerial-sqlite-jdbc-java"
 missing=""
 command -v javac >/dev/null || missing="openjdk-17-jdk-headless"
 command -v mvn >/dev/null || missing="$missing maven"
@@ -59,6 +63,33 @@ cargo build -p qmq-server --locked
 export QMQ_BROKER_RETRY_DELAY_MS=500
 start_qmq_server "$CARGO_TARGET_DIR/debug/qmq-server" "$WORK/debug" java
 
+step "postgresql (transactional tests)"
+# start_postgres waits for the port only; PostgreSQL may still refuse connections ("starting
+# up") when it creates the database, and a start can fail outright on a busy machine. Tolerate
+# both: create the database once the server is up, and start again (up to 3 times) otherwise.
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+pg_ready() {
+  local _
+  for _ in $(seq 1 100); do
+    if "$PG_BIN/psql" -h 127.0.0.1 -p "$QMQ_TEST_POSTGRES_PORT" -U postgres -d postgres -Atqc \
+        "SELECT 1 FROM pg_database WHERE datname = 'qmq'" 2>/dev/null | grep -q 1; then
+      return 0
+    fi
+    "$PG_BIN/psql" -h 127.0.0.1 -p "$QMQ_TEST_POSTGRES_PORT" -U postgres -d postgres -qc \
+      "CREATE DATABASE qmq" >/dev/null 2>&1 || sleep 0.2
+  done
+  return 1
+}
+for attempt in 1 2 3; do
+  start_postgres "$WORK/pg" || true
+  if [ -n "${QMQ_TEST_POSTGRES_PORT:-}" ] && pg_ready; then
+    break
+  fi
+  [ "$attempt" = 3 ] && { echo "java: PostgreSQL did not start" >&2; exit 1; }
+  stop_databases
+  unset QMQ_TEST_POSTGRES_PORT QMQ_TEST_POSTGRES_URL
+done
+
 step "mvn verify (-Xcheck:jni)"
 rm -rf java/target/surefire-reports
 (cd java && "${MVN[@]}" -DargLine=-Xcheck:jni verify 2>&1 | tee "$WORK/mvn.log"; exit "${PIPESTATUS[0]}") || {
@@ -77,8 +108,9 @@ if grep -h -B2 -A8 "WARNING in native method\|FATAL ERROR in native method" "$WO
   exit 1
 fi
 stop_qmq_server
-# The server reads QMQ_<SECTION>_<KEY> variables as configuration: never pass it this one.
-unset QMQ_META_URL
+stop_databases
+# The server reads QMQ_<SECTION>_<KEY> variables as configuration: never pass it these.
+unset QMQ_META_URL QMQ_TEST_POSTGRES_URL QMQ_TEST_POSTGRES_PORT
 
 if [ "${QMQ_SKIP_LEAK:-0}" != 1 ] || [ "${BENCH:-0}" = 1 ]; then
   step "bridge and qmq-server (release)"

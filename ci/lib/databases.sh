@@ -41,6 +41,12 @@ start_postgres() {
   local pid=$!
   DATABASE_PIDS+=("INT:$pid")
   _wait_port PostgreSQL "$port" "$pid" "$dir/server.log"
+  # The port opens before PostgreSQL accepts sessions ("the database system is starting up").
+  local _
+  for _ in $(seq 1 600); do
+    "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -Atqc "SELECT 1" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
   "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qc "CREATE DATABASE qmq"
   export QMQ_TEST_POSTGRES_PORT=$port
   export QMQ_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/qmq"

@@ -83,6 +83,7 @@ pub(crate) enum Kind {
     Client = 0x514d_0001,
     Pull = 0x514d_0002,
     Subscription = 0x514d_0003,
+    Outbox = 0x514d_0004,
 }
 
 /// What a `jlong` handle points to. `repr(C)` keeps `kind` first for every `T`, so it can be

@@ -38,6 +38,7 @@ mod onload;
 mod producer;
 #[cfg(feature = "testing")]
 mod testing;
+mod transaction;
 
 /// The library's version; `Native` refuses to run with a jar of another version.
 #[unsafe(no_mangle)]

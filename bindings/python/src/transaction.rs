@@ -35,6 +35,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use qmq_core::client::idempotence::{IdempotenceKey, dialect as dedup};
+use qmq_core::client::sql::split_statements;
 use qmq_core::client::transaction::{
     DatabaseLocation, Dialect, Outbox, OutboxDatabase, OutboxError, OutboxResult, OutboxStatements,
     ParamStyle, RowFate, ddl, encode_content, insert_sql,
@@ -70,21 +71,6 @@ fn param_style(name: &str) -> PyResult<ParamStyle> {
             "paramstyle must be 'qmark', 'format' or 'dollar', not {name:?}"
         ))),
     }
-}
-
-/// Splits shipped DDL into statements a DB-API `execute` accepts one at a time (comment lines
-/// dropped; the shipped files have no `;` inside a statement).
-fn statements(ddl: &str) -> Vec<String> {
-    let code: String = ddl
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("--"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    code.split(';')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
 }
 
 /// The variant name of an outbox error (`"NotCommitted"`, `"Send"`, `"Postgres"`, ...).
@@ -180,7 +166,7 @@ pub(crate) fn outbox_sql<'py>(
         OutboxStatements::with_param_style(d, table, style).map_err(|e| outbox_error(py, &e))?;
     let out = PyDict::new(py);
     let text = ddl(d, table).map_err(|e| outbox_error(py, &e))?;
-    out.set_item("ddl", statements(&text))?;
+    out.set_item("ddl", split_statements(&text))?;
     out.set_item("insert", sql.insert)?;
     out.set_item("status", sql.status)?;
     out.set_item("delete", sql.delete)?;
@@ -202,7 +188,7 @@ pub(crate) fn dedup_insert_sql(dialect: &str, table: &str, paramstyle: &str) -> 
 #[pyfunction]
 pub(crate) fn dedup_ddl(dialect: &str, table: &str) -> PyResult<Vec<String>> {
     dedup::ddl(outbox_dialect(dialect)?, table)
-        .map(|ddl| statements(&ddl))
+        .map(|ddl| split_statements(&ddl))
         .map_err(|e| PyValueError::new_err(e.to_string()))
 }
 

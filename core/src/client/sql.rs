@@ -101,6 +101,22 @@ pub fn is_table_name(name: &str, allow_schema: bool) -> bool {
     name.len() <= MAX_TABLE_LEN && parts.len() <= max_parts && parts.iter().all(|p| identifier(p))
 }
 
+/// Splits a shipped DDL file into statements that drivers executing one statement at a time
+/// (JDBC, Python DB-API) accept: `--` comment lines dropped, split at `;`. The shipped files
+/// have no `;` inside a statement.
+pub fn split_statements(ddl: &str) -> Vec<String> {
+    let code: String = ddl
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    code.split(';')
+        .map(str::trim)
+        .filter(|statement| !statement.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +136,16 @@ mod tests {
         assert_eq!(ParamStyle::QuestionMark.param(2), "?");
         assert_eq!(ParamStyle::Numbered.param(2), "$2");
         assert_eq!(ParamStyle::Format.param(2), "%s");
+    }
+
+    #[test]
+    fn ddl_splits_into_statements_without_comments() {
+        let ddl =
+            "-- a table\nCREATE TABLE t (id INT);\n\n-- its index\nCREATE INDEX i ON t (id);\n";
+        assert_eq!(
+            split_statements(ddl),
+            ["CREATE TABLE t (id INT)", "CREATE INDEX i ON t (id)"]
+        );
     }
 
     #[test]

@@ -340,6 +340,16 @@ public class MessageProducerProvider implements MessageProducer, AutoCloseable {
         h.free(Native::clientFree);
     }
 
+    /**
+     * Internal, for {@code qunar.tc.qmq.producer.tx}: the started client's native handle.
+     *
+     * @return the handle
+     * @throws ClosedException if {@link #init()} was not called
+     */
+    public NativeHandle nativeHandle() {
+        return handle();
+    }
+
     /** Same as {@link #destroy()}. */
     @Override
     public void close() {
