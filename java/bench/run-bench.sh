@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Java producer vs the Rust client, same server, same run, 100-byte messages.
 #
-# Builds (release) qmq-server, the JNI bridge and the Rust baseline
-# (bindings/java/examples/rust_bench.rs), packages the jar with the release library, starts
+# Builds (release) qmq-server, the JNI bridge and the Rust baseline shared by the language
+# benches (bindings/python/examples/rust_bench.rs, mode `produce`), packages the jar with the release library, starts
 # one `qmq-server standalone`, then runs the Rust baseline and the Java producer
 # (java/bench/ProducerBench.java) alternately ROUNDS times each, COUNT messages per run, and
 # prints every figure, the medians and the ratio Java / Rust. The machines are shared and
@@ -20,7 +20,8 @@ WORK=$(mktemp -d)
 source ci/lib/server.sh
 trap 'stop_qmq_server; rm -rf "$WORK"' EXIT
 
-cargo build --release --locked -p qmq-server -p qmq-java --example rust_bench
+cargo build --release --locked -p qmq-server -p qmq-java
+cargo build --release --locked -p qmq-python --example rust_bench
 PLATFORM="linux-$(uname -m | sed 's/amd64/x86_64/;s/arm64/aarch64/')"
 mkdir -p "java/src/main/resources/native/$PLATFORM"
 cp "$CARGO_TARGET_DIR/release/libqmq_java.so" "java/src/main/resources/native/$PLATFORM/"
@@ -34,7 +35,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 : >"$WORK/rust"
 : >"$WORK/java"
 for i in $(seq 1 "$ROUNDS"); do
-  r=$("$CARGO_TARGET_DIR/release/examples/rust_bench" "$QMQ_META_URL" "$COUNT" "bench.rust.$i" | rate)
+  r=$("$CARGO_TARGET_DIR/release/examples/rust_bench" produce "$QMQ_META_URL" "$COUNT" "bench.rust.$i" | rate)
   j=$(java -cp "$JAR" java/bench/ProducerBench.java "$QMQ_META_URL" "$COUNT" "bench.java.$i" | rate)
   echo "round $i: rust $r msg/s, java $j msg/s"
   echo "$r" >>"$WORK/rust"
