@@ -11,7 +11,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 SECS=${1:-5}
 ROUNDS=${2:-3}
 
-cargo build --release -p qmq-ffi -p qmq-server --example bench_rust_producer
+# `--example` alone would build only the example (and the rlib), not the cdylib.
+cargo build --release -p qmq-ffi -p qmq-server
+cargo build --release -p qmq-ffi --example bench_rust_producer
 REL="$CARGO_TARGET_DIR/release"
 OUT="$CARGO_TARGET_DIR/dotnet-bench"
 mkdir -p "$OUT"
