@@ -22,7 +22,7 @@ use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, OptsBuilder, Transaction, TxOpts, Value};
 
 use super::dialect::{self, Dialect, StoreSql};
-use super::pool::{CheckoutError, Pool, PoolConfig, Pooled};
+use super::pool::{CheckoutError, Pool, PoolConfig, Pooled, run_with_reconnect};
 use super::transactional::{Processed, TransactionalError, TransactionalIdempotence};
 use super::{
     Clock, IdempotenceError, IdempotenceKey, IdempotenceStore, MarkOutcome, SystemClock, redact_url,
@@ -161,27 +161,17 @@ impl MySqlStore {
         retry: bool,
         f: impl Fn(&mut Conn) -> Result<T, mysql::Error>,
     ) -> Result<T, IdempotenceError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let mut conn = self.conn()?;
-            match f(&mut conn) {
-                Ok(v) => return Ok(v),
-                Err(e) => {
-                    let broken = is_broken(&e);
-                    if broken {
-                        conn.mark_broken();
-                    }
-                    if !(broken && retry && attempt == 1) {
-                        return Err(IdempotenceError::MySql {
-                            target: self.target.clone(),
-                            op,
-                            source: e,
-                        });
-                    }
-                }
-            }
-        }
+        run_with_reconnect(
+            || self.conn(),
+            retry,
+            f,
+            |e, _| is_broken(e),
+            |source| IdempotenceError::MySql {
+                target: self.target.clone(),
+                op,
+                source,
+            },
+        )
     }
 
     fn mark_params(&self, key: &IdempotenceKey) -> Vec<Value> {

@@ -125,6 +125,36 @@ impl<C> Pool<C> {
     }
 }
 
+/// Runs `f` on a connection from `checkout`. When `f` fails and `is_broken` says the
+/// connection is unusable, the connection is dropped, and when `retry` (idempotent operations
+/// only: a retried `mark` could report a false duplicate) `f` runs once more on a fresh one.
+/// Errors of `f` become the store's error through `fail`.
+pub(crate) fn run_with_reconnect<'p, C: 'p, T, E, X>(
+    checkout: impl Fn() -> Result<Pooled<'p, C>, X>,
+    retry: bool,
+    f: impl Fn(&mut C) -> Result<T, E>,
+    is_broken: impl Fn(&E, &C) -> bool,
+    fail: impl FnOnce(E) -> X,
+) -> Result<T, X> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let mut conn = checkout()?;
+        match f(&mut conn) {
+            Ok(v) => return Ok(v),
+            Err(e) => {
+                let broken = is_broken(&e, &conn);
+                if broken {
+                    conn.mark_broken();
+                }
+                if !(broken && retry && attempt == 1) {
+                    return Err(fail(e));
+                }
+            }
+        }
+    }
+}
+
 /// A checked-out connection; returned to the pool on drop unless marked broken.
 pub(crate) struct Pooled<'a, C> {
     pool: &'a Pool<C>,

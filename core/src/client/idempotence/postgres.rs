@@ -24,7 +24,7 @@ use postgres::error::SqlState;
 use postgres::{Client, NoTls, Statement, Transaction};
 
 use super::dialect::{self, Dialect, StoreSql};
-use super::pool::{CheckoutError, Pool, PoolConfig, Pooled};
+use super::pool::{CheckoutError, Pool, PoolConfig, Pooled, run_with_reconnect};
 use super::transactional::{Processed, TransactionalError, TransactionalIdempotence};
 use super::{
     Clock, IdempotenceError, IdempotenceKey, IdempotenceStore, MarkOutcome, SystemClock, redact_url,
@@ -191,23 +191,13 @@ impl PostgresStore {
         retry: bool,
         f: impl Fn(&mut PgConn) -> Result<T, postgres::Error>,
     ) -> Result<T, IdempotenceError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let mut conn = self.conn()?;
-            match f(&mut conn) {
-                Ok(v) => return Ok(v),
-                Err(e) => {
-                    let broken = is_broken(&e, &conn.client);
-                    if broken {
-                        conn.mark_broken();
-                    }
-                    if !(broken && retry && attempt == 1) {
-                        return Err(pg_err(&self.target, op)(e));
-                    }
-                }
-            }
-        }
+        run_with_reconnect(
+            || self.conn(),
+            retry,
+            f,
+            |e, conn: &PgConn| is_broken(e, &conn.client),
+            pg_err(&self.target, op),
+        )
     }
 }
 

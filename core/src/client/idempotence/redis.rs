@@ -24,7 +24,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use redis::io::tcp::TcpSettings;
 use redis::{Client, Connection, ConnectionLike, IntoConnectionInfo, RedisError};
 
-use super::pool::{CheckoutError, Pool, PoolConfig, Pooled};
+use super::pool::{CheckoutError, Pool, PoolConfig, Pooled, run_with_reconnect};
 use super::{IdempotenceError, IdempotenceKey, IdempotenceStore, MarkOutcome, redact_url};
 
 /// Options of a [`RedisStore`].
@@ -154,31 +154,23 @@ impl RedisStore {
         retry: bool,
         f: impl Fn(&mut Connection) -> Result<T, RedisError>,
     ) -> Result<T, IdempotenceError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let mut conn = self.conn()?;
-            match f(&mut conn) {
-                Ok(v) => return Ok(v),
-                Err(e) => {
-                    let broken = e.is_io_error()
-                        || e.is_connection_dropped()
-                        || e.is_timeout()
-                        || e.is_unrecoverable_error()
-                        || !conn.is_open();
-                    if broken {
-                        conn.mark_broken();
-                    }
-                    if !(broken && retry && attempt == 1) {
-                        return Err(IdempotenceError::Redis {
-                            target: self.target.clone(),
-                            op,
-                            source: e,
-                        });
-                    }
-                }
-            }
-        }
+        run_with_reconnect(
+            || self.conn(),
+            retry,
+            f,
+            |e: &RedisError, conn: &Connection| {
+                e.is_io_error()
+                    || e.is_connection_dropped()
+                    || e.is_timeout()
+                    || e.is_unrecoverable_error()
+                    || !conn.is_open()
+            },
+            |source| IdempotenceError::Redis {
+                target: self.target.clone(),
+                op,
+                source,
+            },
+        )
     }
 }
 
