@@ -10,7 +10,7 @@ import qunar.tc.qmq.producer.MessageProducerProvider;
  * The Java producer benchmark (run by run-bench.sh with the jar on the class path, as a
  * single-file program): sends COUNT messages with a 100-byte property through
  * {@code sendMessage(message, listener)} and waits until every listener was called, exactly
- * like the Rust baseline (bindings/java/examples/rust_bench.rs).
+ * like the Rust baseline (bindings/python/examples/rust_bench.rs `produce`).
  *
  * <p>Usage: {@code java -cp qmq-rs-client.jar ProducerBench.java <meta_url> <count> <subject>}.
  * Prints one JSON line like the Rust baseline.
@@ -28,9 +28,12 @@ public class ProducerBench {
         producer.setAppCode("bench");
         producer.init();
         String body = "b".repeat(100);
-        // Warm up the route, the connection and the JIT (not timed).
-        for (int i = 0; i < 3; i++) {
-            run(producer, subject, body, Math.min(count, 20_000));
+        // Warm up the route, the connection, the heap and the JIT (not timed): a service
+        // that sends at this rate runs compiled code, and C1/C2 compiling while the timed run
+        // goes would take CPU from it on a small machine. At least 3 s and 3 rounds.
+        long warmUntil = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
+        for (int i = 0; i < 3 || System.nanoTime() - warmUntil < 0; i++) {
+            run(producer, subject, body, Math.min(count, 50_000));
         }
         long start = System.nanoTime();
         long failed = run(producer, subject, body, count);

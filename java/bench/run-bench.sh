@@ -35,7 +35,8 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 : >"$WORK/rust"
 : >"$WORK/java"
 for i in $(seq 1 "$ROUNDS"); do
-  r=$("$CARGO_TARGET_DIR/release/examples/rust_bench" produce "$QMQ_META_URL" "$COUNT" "bench.rust.$i" | rate)
+  # Both sides warm up for 3 s first (Java for its JIT): steady state against steady state.
+  r=$("$CARGO_TARGET_DIR/release/examples/rust_bench" produce "$QMQ_META_URL" "$COUNT" "bench.rust.$i" 3 | rate)
   j=$(java -cp "$JAR" java/bench/ProducerBench.java "$QMQ_META_URL" "$COUNT" "bench.java.$i" | rate)
   echo "round $i: rust $r msg/s, java $j msg/s"
   echo "$r" >>"$WORK/rust"

@@ -1,35 +1,38 @@
 //! Send completions back to Java, without running Java on a tokio worker and without
 //! attaching any core thread.
 //!
-//! The core calls a send callback on one of its runtime workers, which must neither block nor
-//! run user code. The callback only pushes `(completion, result)` into a process-wide channel.
-//! A Java daemon thread, `qmq-java-completions` (started by `Native`), pulls from it with
-//! `completionsNext(Object[] completions, Object[] errors, long timeoutMs)`: the call blocks
-//! (outside the JVM's locks) until at least one completion is ready or the timeout passes,
-//! fills the arrays with up to their length, and returns how many it filled. Java then
-//! completes each `SendCompletion` (listener, future). Pulling instead of calling into the
-//! JVM from a native thread avoids an attach per batch, which cost a third of the producer's
-//! throughput.
+//! A send carries a token (a slot of Java's `SendTable`), not a JNI reference: creating and
+//! deleting a global reference per message, and storing each completion object into a Java
+//! array, cost more than the rest of the completion path. The core calls a send callback on one
+//! of its runtime workers, which must neither block nor run user code; the callback only pushes
+//! `(token, result)` into a process-wide channel. A Java daemon thread, `qmq-java-completions`
+//! (started by `Native`), pulls from it with
+//! `completionsNext(long[] tokens, Object[] errors, long timeoutMs)`: the call blocks (outside
+//! the JVM's locks) until at least one completion is ready or the timeout passes, copies up to
+//! `tokens.length` tokens in one array write, stores an exception in `errors` for each failed
+//! send only, and returns how many it filled. Java then completes each `SendCompletion`
+//! (listener, future). Pulling instead of calling into the JVM from a native thread avoids an
+//! attach per batch, which cost a third of the producer's throughput.
 //!
-//! Invariants: every queued completion is handed to Java exactly once; its global reference
-//! is deleted right after it was stored in the array (the array keeps the object alive), on
-//! the Java thread; each exception object is a local reference deleted once stored.
+//! Invariants: every queued completion is handed to Java exactly once; `errors[i]` is written
+//! only for a failed send (Java clears the entries it read); each exception object is a local
+//! reference deleted once stored.
 
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use jni::JNIEnv;
-use jni::objects::{GlobalRef, JClass, JObjectArray};
+use jni::objects::{JClass, JLongArray, JObjectArray};
 use jni::sys::{jint, jlong};
 use qmq_core::client::{SendCallback, SendResult};
 
 use crate::errors::{self, BridgeError};
 use crate::guard;
 
-/// One finished send and the Java object waiting for it.
+/// One finished send and the `SendTable` token of the Java object waiting for it.
 struct Job {
-    completion: GlobalRef,
+    token: jlong,
     result: SendResult,
 }
 
@@ -49,33 +52,32 @@ fn queue() -> &'static Queue {
     })
 }
 
-/// A core send callback that queues the Java `completion` object for the completion thread.
-pub(crate) fn send_callback(completion: GlobalRef) -> SendCallback {
-    let tx = queue().tx.clone();
+/// A core send callback that queues `token` for the completion thread.
+pub(crate) fn send_callback(token: jlong) -> SendCallback {
     Box::new(move |result| {
         // The receiver lives as long as the process.
-        let _ = tx.send(Job { completion, result });
+        let _ = queue().tx.send(Job { token, result });
     })
 }
 
-/// Waits up to `timeout_ms` for finished sends and stores up to `completions.length` of them
-/// (`errors[i]` null for a success, else the exception); returns how many.
+/// Waits up to `timeout_ms` for finished sends and stores up to `tokens.length` of them
+/// (`errors[i]` written only for a failed send); returns how many.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_qunar_tc_qmq_internal_Native_completionsNext<'l>(
     mut env: JNIEnv<'l>,
     _class: JClass<'l>,
-    completions: JObjectArray<'l>,
+    tokens: JLongArray<'l>,
     errors_out: JObjectArray<'l>,
     timeout_ms: jlong,
 ) -> jint {
     guard::run(&mut env, |env| {
-        if completions.is_null() || errors_out.is_null() {
+        if tokens.is_null() || errors_out.is_null() {
             return Err(BridgeError::InvalidArgument(
                 "completion arrays must not be null".to_owned(),
             ));
         }
         let cap = env
-            .get_array_length(&completions)?
+            .get_array_length(&tokens)?
             .min(env.get_array_length(&errors_out)?);
         let cap = usize::try_from(cap).unwrap_or(0);
         if cap == 0 {
@@ -96,28 +98,25 @@ pub extern "system" fn Java_qunar_tc_qmq_internal_Native_completionsNext<'l>(
                 }
             }
         }
-        store(env, &completions, &errors_out, &jobs)?;
-        // The arrays hold the objects now; the global references go here, on this thread.
+        store(env, &tokens, &errors_out, &jobs)?;
         Ok(jint::try_from(jobs.len()).unwrap_or(jint::MAX))
     })
 }
 
 fn store(
     env: &mut JNIEnv<'_>,
-    completions: &JObjectArray<'_>,
+    tokens: &JLongArray<'_>,
     errors_out: &JObjectArray<'_>,
     jobs: &[Job],
 ) -> guard::Result<()> {
+    let values: Vec<jlong> = jobs.iter().map(|job| job.token).collect();
+    env.set_long_array_region(tokens, 0, &values)?;
     for (i, job) in jobs.iter().enumerate() {
-        let i = jint::try_from(i).unwrap_or(jint::MAX);
-        env.set_object_array_element(completions, i, job.completion.as_obj())?;
-        match &job.result {
-            Ok(_) => env.set_object_array_element(errors_out, i, jni::objects::JObject::null())?,
-            Err(e) => {
-                let ex = errors::client_exception(env, e)?;
-                env.set_object_array_element(errors_out, i, &ex)?;
-                env.delete_local_ref(ex)?;
-            }
+        if let Err(e) = &job.result {
+            let i = jint::try_from(i).unwrap_or(jint::MAX);
+            let ex = errors::client_exception(env, e)?;
+            env.set_object_array_element(errors_out, i, &ex)?;
+            env.delete_local_ref(ex)?;
         }
     }
     Ok(())

@@ -47,16 +47,16 @@ pub extern "system" fn Java_qunar_tc_qmq_internal_Native_producerNextIds<'l>(
     })
 }
 
-/// Queues one message. `completion` (may be null) is a Java `SendCompletion`, completed once
-/// on the bridge's completion thread; a global reference keeps it alive until then. Returns
-/// [`ACCEPTED`] or [`QUEUE_FULL`]; any other refusal throws and `completion` is never called.
+/// Queues one message. `token` is the Java `SendTable` slot completed once on the bridge's
+/// completion thread, or negative for a send nobody waits for. Returns [`ACCEPTED`] or
+/// [`QUEUE_FULL`]; any other refusal throws and `token` is never completed.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_qunar_tc_qmq_internal_Native_producerSend<'l>(
     mut env: JNIEnv<'l>,
     _class: JClass<'l>,
     handle: jlong,
     message: JByteArray<'l>,
-    completion: JObject<'l>,
+    token: jlong,
 ) -> jint {
     guard::run(&mut env, |env| {
         let c = client::open(handle)?;
@@ -67,13 +67,11 @@ pub extern "system" fn Java_qunar_tc_qmq_internal_Native_producerSend<'l>(
         }
         let bytes = env.convert_byte_array(&message)?;
         let built = message::decode_outgoing(&c.producer, &bytes)?;
-        let callback = if completion.is_null() {
+        let callback = if token < 0 {
             Box::new(|_| {})
         } else {
-            callbacks::send_callback(env.new_global_ref(&completion)?)
+            callbacks::send_callback(token)
         };
-        // On a refusal the callback (and its global reference) is dropped here, on this
-        // attached Java thread.
         match c.producer.send_with_callback(built, callback) {
             Ok(()) => Ok(ACCEPTED),
             Err(ClientError::QueueFull { .. }) => Ok(QUEUE_FULL),

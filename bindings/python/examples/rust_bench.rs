@@ -1,8 +1,10 @@
 //! The Rust baseline for `python/bench/producer_bench.py`: the same scenarios with the core's
 //! Rust API, against the same server, in the same run.
 //!
-//! `rust_bench produce <meta_url> <count> <subject>`: sends `count` messages with a 100-byte
-//! property, pipelined (`send_with_backpressure`), and waits for every result.
+//! `rust_bench produce <meta_url> <count> <subject> [warmup_secs]`: sends `count` messages with
+//! a 100-byte property, pipelined (`send_with_backpressure`), and waits for every result. With
+//! `warmup_secs`, it first sends the same way for that long (not timed), so that it is compared
+//! in a steady state with a host that warms up its JIT for as long (the Java bench does).
 //! `rust_bench consume <meta_url> <count> <subject>`: subscribes a pull consumer, warms it up,
 //! sends `count` messages (not timed), then times pulling and acking all of them.
 //!
@@ -17,8 +19,17 @@ const BODY_LEN: usize = 100;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let [_, mode, meta_url, count, subject] = args.as_slice() else {
-        return Err("usage: rust_bench produce|consume <meta_url> <count> <subject>".into());
+    let (mode, meta_url, count, subject, warmup) = match args.as_slice() {
+        [_, mode, meta_url, count, subject] => (mode, meta_url, count, subject, 0.0),
+        [_, mode, meta_url, count, subject, warmup] => {
+            (mode, meta_url, count, subject, warmup.parse::<f64>()?)
+        }
+        _ => {
+            return Err(
+                "usage: rust_bench produce|consume <meta_url> <count> <subject> [warmup_secs]"
+                    .into(),
+            );
+        }
     };
     let count: usize = count.parse()?;
     let mut config = ClientConfig::new("bench");
@@ -32,6 +43,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "produce" => {
             // Warm up the route and the connection.
             producer.send_blocking(producer.generate_message(subject)?)?;
+            let warm_until = Instant::now() + Duration::from_secs_f64(warmup);
+            while Instant::now() < warm_until {
+                rt.block_on(send_all(&producer, subject, count.min(50_000)))?;
+            }
             let start = Instant::now();
             rt.block_on(send_all(&producer, subject, count))?;
             start.elapsed().as_secs_f64()

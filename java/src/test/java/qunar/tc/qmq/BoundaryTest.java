@@ -29,7 +29,7 @@ class BoundaryTest {
     @Test
     void null_and_wrong_kind_handles_are_refused() {
         assertEquals("Closed", assertThrows(ClosedException.class,
-                () -> Native.producerSend(0, new byte[0], null)).getKind());
+                () -> Native.producerSend(0, new byte[0], Native.NO_COMPLETION)).getKind());
         assertThrows(ClosedException.class, () -> Native.pullPull(0, 1, 0, new long[1]));
         assertThrows(InvalidArgumentException.class, () -> Native.ack(0, null));
     }
@@ -43,8 +43,8 @@ class BoundaryTest {
             long p = h.acquire();
             try {
                 assertThrows(InvalidArgumentException.class,
-                        () -> Native.producerSend(p, new byte[] {0, 0, 0, 9, 1}, null));
-                assertThrows(InvalidArgumentException.class, () -> Native.producerSend(p, null, null));
+                        () -> Native.producerSend(p, new byte[] {0, 0, 0, 9, 1}, Native.NO_COMPLETION));
+                assertThrows(InvalidArgumentException.class, () -> Native.producerSend(p, null, Native.NO_COMPLETION));
                 // A client handle where a pull consumer handle is expected.
                 InvalidArgumentException wrongKind = assertThrows(InvalidArgumentException.class,
                         () -> Native.pullPull(p, 1, 0, new long[1]));

@@ -3,10 +3,13 @@ package qunar.tc.qmq;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -14,6 +17,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import org.junit.jupiter.api.Test;
 
+import qunar.tc.qmq.internal.SendTable;
 import qunar.tc.qmq.producer.MessageProducerProvider;
 
 class ProducerTest {
@@ -82,6 +86,63 @@ class ProducerTest {
             }
             producer.flush(30_000);
             assertEquals(0, producer.pending());
+        }
+    }
+
+    @Test
+    void every_send_completes_exactly_once_and_leaves_no_token() throws Exception {
+        String subject = QmqTestSupport.subject();
+        int n = 20_000;
+        Set<Message> seen = ConcurrentHashMap.newKeySet();
+        AtomicInteger twice = new AtomicInteger();
+        AtomicInteger failed = new AtomicInteger();
+        CountDownLatch done = new CountDownLatch(n);
+        MessageSendStateListener listener = new MessageSendStateListener() {
+            @Override
+            public void onSuccess(Message message) {
+                record(message);
+            }
+
+            @Override
+            public void onFailed(Message message) {
+                failed.incrementAndGet();
+                record(message);
+            }
+
+            private void record(Message message) {
+                if (!seen.add(message)) {
+                    twice.incrementAndGet();
+                }
+                done.countDown();
+            }
+        };
+        long strayBefore = SendTable.strayCompletions();
+        try (MessageProducerProvider producer = QmqTestSupport.producer()) {
+            for (int i = 0; i < n; i++) {
+                producer.sendMessage(producer.generateMessage(subject), listener);
+            }
+            assertTrue(done.await(60, TimeUnit.SECONDS), done.getCount() + " sends never completed");
+            producer.flush(30_000);
+        }
+        assertEquals(n, seen.size());
+        assertEquals(0, twice.get(), "listeners called twice");
+        assertEquals(0, failed.get());
+        assertEquals(strayBefore, SendTable.strayCompletions(), "completions without a send");
+        assertEquals(0, SendTable.inFlight(), "tokens left in the send table");
+    }
+
+    @Test
+    void a_refused_send_gives_its_token_back() {
+        MessageProducerProvider producer = QmqTestSupport.producer();
+        Message m = producer.generateMessage(QmqTestSupport.subject());
+        m.setProperty("big", "x".repeat(40_000)); // over the 32767-byte value limit
+        int before = SendTable.inFlight();
+        try {
+            assertThrows(InvalidArgumentException.class,
+                    () -> producer.sendMessage(m));
+            assertEquals(before, SendTable.inFlight());
+        } finally {
+            producer.destroy();
         }
     }
 }

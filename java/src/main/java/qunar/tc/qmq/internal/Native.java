@@ -36,6 +36,9 @@ public final class Native {
     /** {@link #producerSend} result: the queue is full, nothing was queued. */
     public static final int SEND_QUEUE_FULL = 1;
 
+    /** {@link #producerSend} token for a send nobody waits for. */
+    public static final long NO_COMPLETION = -1;
+
     /** Name of the Java thread completing sends. */
     public static final String COMPLETION_THREAD = "qmq-java-completions";
     /** Name of the (attached) core thread handing listener messages to executors. */
@@ -76,7 +79,17 @@ public final class Native {
 
     public static native String[] producerNextIds(long client, int count);
 
-    public static native int producerSend(long client, byte[] message, Object completion);
+    /**
+     * Queues one encoded message.
+     *
+     * @param client  the client
+     * @param message the encoding ({@link qunar.tc.qmq.base.MessageCodec#encode})
+     * @param token   the {@link SendTable} token completed through the completion thread, or
+     *                {@link #NO_COMPLETION}
+     * @return {@link #SEND_ACCEPTED} or {@link #SEND_QUEUE_FULL}; other refusals throw and the
+     *         token is never completed
+     */
+    public static native int producerSend(long client, byte[] message, long token);
 
     public static native void producerFlush(long client, long timeoutMillis);
 
@@ -118,12 +131,13 @@ public final class Native {
     public static native long testingFail();
 
     /**
-     * Waits up to {@code timeoutMillis} for finished sends; fills {@code completions} (the
-     * {@link SendCompletion}s) and {@code errors} (null for a success, else the exception).
+     * Waits up to {@code timeoutMillis} for finished sends; fills {@code tokens} (the
+     * {@link SendTable} tokens) and, for each failed send only, {@code errors} (the exception;
+     * the caller keeps every other entry null).
      *
      * @return how many entries were filled
      */
-    static native int completionsNext(Object[] completions, Object[] errors, long timeoutMillis);
+    static native int completionsNext(long[] tokens, Object[] errors, long timeoutMillis);
 
     /** Starts the completion thread once (called before the first send with a completion). */
     public static void startCompletions() {
@@ -148,22 +162,30 @@ public final class Native {
 
         @Override
         public void run() {
-            Object[] completions = new Object[1024];
-            Object[] errors = new Object[1024];
+            long[] tokens = new long[1024];
+            Object[] errors = new Object[tokens.length];
+            SendCompletion[] completions = new SendCompletion[tokens.length];
             while (true) {
                 int n;
                 try {
-                    n = completionsNext(completions, errors, 1000);
+                    n = completionsNext(tokens, errors, 1000);
                 } catch (Throwable t) {
                     report(t);
                     continue;
                 }
+                SendTable.takeAll(tokens, n, completions);
                 // Permits go back per window once per batch: a sender blocked on a full window
                 // then wakes once per batch, not once per message.
                 Semaphore window = null;
                 int permits = 0;
                 for (int i = 0; i < n; i++) {
-                    SendCompletion c = (SendCompletion) completions[i];
+                    SendCompletion c = completions[i];
+                    completions[i] = null;
+                    Throwable error = (Throwable) errors[i];
+                    errors[i] = null;
+                    if (c == null) {
+                        continue; // a stray token, counted by SendTable
+                    }
                     if (c.window() != window) {
                         if (window != null) {
                             window.release(permits);
@@ -173,13 +195,11 @@ public final class Native {
                     }
                     permits++;
                     try {
-                        c.notifyOutcome((Throwable) errors[i]);
+                        c.notifyOutcome(error);
                     } catch (Throwable t) {
                         // A listener's failure must not stop the other completions.
                         report(t);
                     }
-                    completions[i] = null;
-                    errors[i] = null;
                 }
                 if (window != null) {
                     window.release(permits);

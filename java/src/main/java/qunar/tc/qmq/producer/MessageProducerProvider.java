@@ -19,6 +19,7 @@ import qunar.tc.qmq.base.MessageCodec;
 import qunar.tc.qmq.internal.Native;
 import qunar.tc.qmq.internal.NativeHandle;
 import qunar.tc.qmq.internal.SendCompletion;
+import qunar.tc.qmq.internal.SendTable;
 
 /**
  * QMQ's producer, over the Rust client core. Configure with the setters, call {@link #init()}
@@ -231,6 +232,7 @@ public class MessageProducerProvider implements MessageProducer, AutoCloseable {
             failQueueFull(listener, future, message);
             return;
         }
+        long token = SendTable.add(completion);
         long deadline = 0;
         long park = 20_000;
         while (true) {
@@ -238,11 +240,13 @@ public class MessageProducerProvider implements MessageProducer, AutoCloseable {
             try {
                 long p = h.acquire();
                 try {
-                    status = Native.producerSend(p, bytes, completion);
+                    status = Native.producerSend(p, bytes, token);
                 } finally {
                     h.release();
                 }
             } catch (RuntimeException e) {
+                // Refused: the token will never complete.
+                SendTable.take(token);
                 window.release();
                 throw e;
             }
@@ -250,11 +254,13 @@ public class MessageProducerProvider implements MessageProducer, AutoCloseable {
                 return;
             }
             // The native queue is full although the window had room (retries count in the
-            // queue too): wait for room instead of failing at once.
+            // queue too): wait for room instead of failing at once. Nothing was queued, so the
+            // token is still ours.
             long now = System.nanoTime();
             if (deadline == 0) {
                 deadline = now + TimeUnit.MILLISECONDS.toNanos(maxQueueWaitMillis);
             } else if (now - deadline > 0) {
+                SendTable.take(token);
                 window.release();
                 failQueueFull(listener, future, message);
                 return;
