@@ -27,7 +27,7 @@
 #include <stdint.h>
 
 /* The ABI version of this header; compare with qmq_abi_version() at load time. */
-#define QMQ_ABI_VERSION 1
+#define QMQ_ABI_VERSION 2
 
 // Stable error codes. `QMQ_ERROR_CODE_OK` (0) is what [`qmq_error_code`] reports for `NULL`.
 enum QmqErrorCode
@@ -133,6 +133,9 @@ typedef int32_t QmqLogLevel;
 // A connection to one QMQ cluster. Opaque to C.
 typedef struct QmqClient QmqClient;
 
+// A queue of finished sends. Opaque to C; thread-safe.
+typedef struct QmqCompletionQueue QmqCompletionQueue;
+
 // A delivered message. Opaque to C.
 typedef struct QmqDelivered QmqDelivered;
 
@@ -150,6 +153,24 @@ typedef struct QmqSendResult QmqSendResult;
 
 // A running listener. Opaque to C.
 typedef struct QmqSubscription QmqSubscription;
+
+// One send's outcome, as [`qmq_completion_queue_next`] reports it. `error` is `NULL` for a
+// success; then `message_id` and `broker_group` are set (empty for a failure). Everything
+// pointed to is borrowed from the queue until its next `qmq_completion_queue_next`.
+typedef struct QmqSendCompletion {
+  // The token given to `qmq_producer_send_queued`.
+  uint64_t token;
+  // Why the send failed, or `NULL`.
+  const struct QmqError *error;
+  // The id of the message sent (UTF-8, not NUL-terminated).
+  const char *message_id;
+  // Its length in bytes.
+  size_t message_id_len;
+  // The group that stored the message (UTF-8, not NUL-terminated).
+  const char *broker_group;
+  // Its length in bytes.
+  size_t broker_group_len;
+} QmqSendCompletion;
 
 // One log event, borrowed for the duration of the sink callback. Strings are UTF-8 and not
 // NUL-terminated.
@@ -258,6 +279,56 @@ struct QmqError *qmq_client_close(const struct QmqClient *client, uint64_t timeo
 // # Safety
 // `client` is `NULL` or a live client handle, not used after this call.
 void qmq_client_free(struct QmqClient *client);
+
+// Creates a completion queue in `*out` (free with [`qmq_completion_queue_free`]).
+//
+// # Errors
+// `QMQ_ERROR_CODE_INVALID_ARGUMENT` for a `NULL` `out`.
+//
+// # Safety
+// `out` is `NULL` or writable.
+struct QmqError *qmq_completion_queue_new(struct QmqCompletionQueue **out);
+
+// Frees a completion queue (`NULL` is ignored). Completions of sends still in flight are
+// dropped when they finish.
+//
+// # Safety
+// `queue` is `NULL` or a live queue no other thread uses during or after this call.
+void qmq_completion_queue_free(struct QmqCompletionQueue *queue);
+
+// Sends `msg` like `qmq_producer_send`, but its outcome goes into `queue` with `token`
+// instead of to a callback. On success (`NULL`) exactly one completion with `token` will be
+// queued; on error none is, and the message is handled as by `qmq_producer_send` (left intact
+// for `QMQ_ERROR_CODE_QUEUE_FULL`).
+//
+// # Errors
+// As `qmq_producer_send`, and `QMQ_ERROR_CODE_INVALID_ARGUMENT` for a `NULL` queue.
+//
+// # Safety
+// `client`, `msg` and `queue` are `NULL` or live; `msg` is not used by another thread
+// meanwhile.
+struct QmqError *qmq_producer_send_queued(const struct QmqClient *client,
+                                          struct QmqMessage *msg,
+                                          const struct QmqCompletionQueue *queue,
+                                          uint64_t token);
+
+// Waits up to `timeout_ms` until at least one send finished, then writes up to `cap` of them
+// to `out[0..]` and their number to `*out_n` (0 when the wait timed out). The previous
+// batch's strings and errors are released by this call. One thread at a time pulls from a
+// queue (others wait for it).
+//
+// # Errors
+// `QMQ_ERROR_CODE_INVALID_ARGUMENT` for `NULL` arguments or `cap` 0,
+// `QMQ_ERROR_CODE_BLOCKING_IN_CALLBACK` on a library thread.
+//
+// # Safety
+// `queue` is `NULL` or live; `out` is `NULL` or has room for `cap` entries; `out_n` is `NULL`
+// or writable.
+struct QmqError *qmq_completion_queue_next(const struct QmqCompletionQueue *queue,
+                                           struct QmqSendCompletion *out,
+                                           size_t cap,
+                                           uint64_t timeout_ms,
+                                           size_t *out_n);
 
 // The subject (the real subject, also for retried messages), borrowed from `msg`.
 //

@@ -65,12 +65,15 @@ namespace Qmq.Tests
             {
                 var done = new ManualResetEventSlim();
                 Message ok = null;
+                string thread = null;
                 int failed = 0;
                 var m = p.GenerateMessage(NewSubject("cb"));
-                p.Send(m, x => { ok = x; done.Set(); }, x => { Interlocked.Increment(ref failed); done.Set(); });
+                p.Send(m, x => { ok = x; thread = Thread.CurrentThread.Name; done.Set(); }, x => { Interlocked.Increment(ref failed); done.Set(); });
                 Assert.IsTrue(done.Wait(TimeSpan.FromSeconds(30)));
                 Assert.AreSame(m, ok);
                 Assert.AreEqual(0, failed);
+                // Callbacks run on the library's completion-queue thread, not a library thread.
+                Assert.AreEqual("qmq-completions", thread);
                 Assert.IsNotNullOrEmpty(ok.MessageId, "id from the send result");
                 Assert.IsNotNullOrEmpty(ok.BrokerGroup);
                 p.Flush(TimeSpan.FromSeconds(10));

@@ -2,7 +2,8 @@
 //! this crate by cbindgen (`build.rs`) and checked in (`ci/check-header.sh` fails when stale).
 //!
 //! Files: `guard.rs` (panic guard, argument checks), `error.rs` (error objects and codes),
-//! `client.rs`, `message.rs`, `producer.rs` (send, flush, send results), `options.rs`,
+//! `client.rs`, `message.rs`, `producer.rs` (send, flush, send results), `completions.rs`
+//! (completion queues: send outcomes pulled in batches instead of callbacks), `options.rs`,
 //! `delivered.rs`, `pull.rs`, `subscription.rs`, `log.rs`, `testing.rs` (feature `testing`).
 //!
 //! Rules every export follows (the header repeats them):
@@ -27,6 +28,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod client;
+pub mod completions;
 pub mod delivered;
 pub mod error;
 mod guard;
@@ -42,7 +44,7 @@ pub mod testing;
 /// The ABI version of this library. Wrappers compare it with [`qmq_abi_version`] at load time
 /// and refuse a mismatch. It changes whenever a signature, struct layout or code meaning
 /// changes.
-pub const QMQ_ABI_VERSION: u32 = 1;
+pub const QMQ_ABI_VERSION: u32 = 2;
 
 /// The ABI version the library was built with (`QMQ_ABI_VERSION` of its header).
 #[unsafe(no_mangle)]

@@ -22,7 +22,7 @@ use qmq_core::client::{ClientError, SendReceipt, SendResult as CoreSendResult};
 use crate::client::Client;
 use crate::error::{Error, from_client};
 use crate::guard::{
-    Out, StrOut, UserData, handle, handle_mut, refuse_on_library_thread, run_ffi_safe,
+    FfiResult, Out, StrOut, UserData, handle, handle_mut, refuse_on_library_thread, run_ffi_safe,
 };
 use crate::message::Message;
 
@@ -96,18 +96,6 @@ pub unsafe extern "C" fn qmq_producer_send(
     callback: SendCallback,
 ) -> *mut Error {
     run_ffi_safe(|| {
-        // SAFETY: NULL or live by the caller's contract.
-        let client = unsafe { handle(client, "client") }?;
-        // SAFETY: NULL or live and unaliased by the caller's contract.
-        let msg = unsafe { handle_mut(msg, "msg") }?;
-        let core = client.live()?;
-        let producer = core.producer();
-        let capacity = core.config().producer.queue_capacity;
-        if producer.pending() >= capacity {
-            // Refuse before taking the content, so the caller can retry with the same handle.
-            return Err(ClientError::QueueFull { capacity }.into());
-        }
-        let message = msg.take()?;
         let on_done: qmq_core::client::SendCallback = match callback {
             Some(cb) => {
                 let completion = Completion::new(cb, UserData(user_data));
@@ -115,9 +103,35 @@ pub unsafe extern "C" fn qmq_producer_send(
             }
             None => Box::new(|_| {}),
         };
-        producer.send_with_callback(message, on_done)?;
-        Ok(())
+        // SAFETY: forwarded from this function's contract.
+        unsafe { send_with(client, msg, on_done) }
     })
+}
+
+/// The body of every send export: checks the handles, refuses a full queue before taking the
+/// message's content (so the caller can retry with the same handle), then queues it with
+/// `on_done` as its exactly-once completion.
+///
+/// # Safety
+/// `client` and `msg` are `NULL` or live; `msg` is not used by another thread meanwhile.
+pub(crate) unsafe fn send_with(
+    client: *const Client,
+    msg: *mut Message,
+    on_done: qmq_core::client::SendCallback,
+) -> FfiResult {
+    // SAFETY: NULL or live by the caller's contract.
+    let client = unsafe { handle(client, "client") }?;
+    // SAFETY: NULL or live and unaliased by the caller's contract.
+    let msg = unsafe { handle_mut(msg, "msg") }?;
+    let core = client.live()?;
+    let producer = core.producer();
+    let capacity = core.config().producer.queue_capacity;
+    if producer.pending() >= capacity {
+        return Err(ClientError::QueueFull { capacity }.into());
+    }
+    let message = msg.take()?;
+    producer.send_with_callback(message, on_done)?;
+    Ok(())
 }
 
 /// Waits until every message accepted so far has completed (its callback has returned), or

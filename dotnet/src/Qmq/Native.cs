@@ -37,8 +37,18 @@ namespace Qmq
         public UIntPtr MessageLen;
     }
 
-    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
-    internal delegate void QmqSendCallback(IntPtr userData, IntPtr result, IntPtr error);
+    /// QmqSendCompletion: one send's outcome, borrowed from the completion queue until its next
+    /// qmq_completion_queue_next.
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct QmqSendCompletionNative
+    {
+        public ulong Token;
+        public IntPtr Error;        // const QmqError *, NULL on success
+        public IntPtr MessageId;    // const char *
+        public UIntPtr MessageIdLen;
+        public IntPtr BrokerGroup;  // const char *
+        public UIntPtr BrokerGroupLen;
+    }
 
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     internal delegate int QmqMessageHandler(IntPtr userData, IntPtr message);
@@ -52,7 +62,7 @@ namespace Qmq
     internal static unsafe class Native
     {
         private const string Lib = "qmq_ffi";
-        public const uint AbiVersion = 1;
+        public const uint AbiVersion = 2;
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern uint qmq_abi_version();
@@ -136,15 +146,17 @@ namespace Qmq
 
         // ---- producer
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
-        public static extern IntPtr qmq_producer_send(IntPtr client, IntPtr msg, IntPtr userData, QmqSendCallback callback);
-        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern IntPtr qmq_producer_flush(IntPtr client, ulong timeoutMs);
+
+        // ---- completion queues
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
-        public static extern IntPtr qmq_send_result_message_id(IntPtr result, out IntPtr ptr, out UIntPtr len);
+        public static extern IntPtr qmq_completion_queue_new(out IntPtr queue);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
-        public static extern IntPtr qmq_send_result_broker_group(IntPtr result, out IntPtr ptr, out UIntPtr len);
+        public static extern void qmq_completion_queue_free(IntPtr queue);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
-        public static extern IntPtr qmq_send_result_attempts(IntPtr result, out uint attempts);
+        public static extern IntPtr qmq_producer_send_queued(IntPtr client, IntPtr msg, IntPtr queue, ulong token);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr qmq_completion_queue_next(IntPtr queue, QmqSendCompletionNative* batch, UIntPtr cap, ulong timeoutMs, out UIntPtr count);
 
         // ---- pull consumer
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]

@@ -15,14 +15,14 @@ namespace Qmq
         /// reference to a send state (Mono scans stacks conservatively) must not keep an
         /// abandoned provider's client, and its runtime threads, alive.
         ClientHandle TakeClient();
-        /// Called once, on the library thread that completed the send, after Message's
-        /// BrokerGroup/MessageId or SendError were set. Must not block or throw.
+        /// Called once, on the completion thread (CompletionPump), after Message's
+        /// BrokerGroup/MessageId or SendError were set and the client reference was taken.
         void Completed(Exception error);
     }
 
-    /// The in-flight sends, by token: the `user_data` the library hands back to the one static
-    /// completion callback is a slot number, not a GCHandle, so a send allocates no handle and
-    /// the callback resolves it without an icall. <see cref="Take"/> empties the slot, so a
+    /// The in-flight sends, by token: the token a send gives the library (and the completion
+    /// queue hands back, see CompletionPump) is a slot number, not a GCHandle, so a send
+    /// allocates no handle. <see cref="Take"/> empties the slot, so a
     /// token completes at most once (a second completion for it finds nothing).
     internal static class SendTable
     {
@@ -40,8 +40,6 @@ namespace Qmq
 
         /// Sends accepted or being started and not yet completed.
         internal static int InFlight { get { lock (Lock) return _next - _freeCount; } }
-
-        internal static void CountStray() { Interlocked.Increment(ref _stray); }
 
         /// Stores `s` and returns its token (never zero).
         internal static IntPtr Add(IPendingSend s)
@@ -64,6 +62,32 @@ namespace Qmq
             }
         }
 
+        /// Takes the sends of a batch of completions under one lock: `sends[i]` is the send of
+        /// `batch[i].Token`, or null (counted as stray) if it is not in flight.
+        internal static unsafe void TakeAll(QmqSendCompletionNative* batch, int n, IPendingSend[] sends)
+        {
+            lock (Lock)
+            {
+                for (int k = 0; k < n; k++)
+                {
+                    ulong t = batch[k].Token;
+                    IPendingSend s = null;
+                    if (t >= 1 && t <= (ulong)_next)
+                    {
+                        int i = (int)(t - 1);
+                        s = _slots[i];
+                        if (s != null)
+                        {
+                            _slots[i] = null;
+                            _free[_freeCount++] = i;
+                        }
+                    }
+                    if (s == null) Interlocked.Increment(ref _stray);
+                    sends[k] = s;
+                }
+            }
+        }
+
         /// Removes and returns the send of `token`; null if it is not in flight.
         internal static IPendingSend Take(IntPtr token)
         {
@@ -81,14 +105,13 @@ namespace Qmq
         }
     }
 
-    /// A Send(onSuccess, onFailed): the callback runs on the callback thread.
-    internal sealed class CallbackSend : IPendingSend, CallbackDispatcher.IWork
+    /// A Send(onSuccess, onFailed): the callback runs on the completion thread (CompletionPump).
+    internal sealed class CallbackSend : IPendingSend
     {
         private readonly Message _message;
         private ClientHandle _client;
         private readonly Action<Message> _onSuccess;
         private readonly Action<Message> _onFailed;
-        private bool _ok;
 
         internal CallbackSend(Message m, ClientHandle client, Action<Message> onSuccess, Action<Message> onFailed)
         {
@@ -100,17 +123,12 @@ namespace Qmq
 
         public void Completed(Exception error)
         {
-            _ok = error == null;
-            if ((_ok ? _onSuccess : _onFailed) != null) CallbackDispatcher.Callbacks.Post(this);
-        }
-
-        public void Run()
-        {
-            if (_ok) _onSuccess(_message); else _onFailed(_message);
+            Action<Message> callback = error == null ? _onSuccess : _onFailed;
+            if (callback != null) callback(_message);
         }
     }
 
-    /// A SendAsync: the send state is the TaskCompletionSource itself. The library thread only
+    /// A SendAsync: the send state is the TaskCompletionSource itself. The completion thread only
     /// posts it to <see cref="TaskCompleter"/>, which completes it on a thread-pool thread (or a
     /// rescue thread of its own), never on a library thread; so continuations may run inline
     /// there, and RunContinuationsAsynchronously (one more work item per task) is not needed.

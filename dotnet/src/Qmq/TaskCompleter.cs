@@ -4,15 +4,15 @@ using System.Threading;
 
 namespace Qmq
 {
-    /// Completes SendAsync tasks off the library threads, in batches.
+    /// Completes SendAsync tasks off the completion thread (CompletionPump), in batches.
     ///
-    /// The library thread only enqueues (lock-free) and, if no drain is pending, queues one
+    /// The completion thread only enqueues (lock-free) and, if no drain is pending, queues one
     /// thread-pool work item; that drain completes every queued task, and the tasks'
     /// continuations run inline on it (as .NET's own socket completions do). So a burst of
     /// completions costs one work item and one wake-up, not one per task.
     ///
     /// Invariants:
-    /// * a task is completed only here, never on a library thread;
+    /// * a task is completed only here, never on a library thread or the completion thread;
     /// * a continuation that blocks (even on another SendAsync task: sync-over-async) delays
     ///   only its own thread: before completing a task, a drain makes sure that, if more tasks
     ///   are queued, another drain is pending to take them over;
@@ -35,7 +35,7 @@ namespace Qmq
         private static int _rescueThreads;  // rescue threads running
         private static long _rescues;       // rescue threads ever started (for tests)
 
-        private static readonly SemaphoreSlim WatchdogWake = new SemaphoreSlim(0);
+        private static readonly WakeSignal WatchdogWake = new WakeSignal();
         private static int _watchdogIdle;   // 1: the watchdog sleeps until the next Post
         private static Thread _watchdog;
         private static readonly object StartLock = new object();
@@ -49,7 +49,7 @@ namespace Qmq
             Queue.Enqueue(t);
             SchedulePending();
             if (Volatile.Read(ref _watchdogIdle) == 1 && Interlocked.Exchange(ref _watchdogIdle, 0) == 1)
-                WatchdogWake.Release();
+                WatchdogWake.Set();
         }
 
         private static void SchedulePending()
@@ -115,6 +115,33 @@ namespace Qmq
         {
             try { Drain(); }
             finally { Interlocked.Decrement(ref _rescueThreads); }
+        }
+    }
+
+    /// A wake-up flag for one sleeping thread, without spinning: <see cref="Set"/> wakes the
+    /// thread in <see cref="Wait"/> (or makes its next Wait return at once). SemaphoreSlim spins
+    /// before it blocks, which costs CPU the sending threads need on a small machine.
+    internal sealed class WakeSignal
+    {
+        private readonly object _lock = new object();
+        private bool _set;
+
+        internal void Set()
+        {
+            lock (_lock)
+            {
+                _set = true;
+                Monitor.Pulse(_lock);
+            }
+        }
+
+        internal void Wait()
+        {
+            lock (_lock)
+            {
+                while (!_set) Monitor.Wait(_lock);
+                _set = false;
+            }
         }
     }
 }

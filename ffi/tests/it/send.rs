@@ -155,3 +155,58 @@ fn a_panic_while_completing_still_calls_back_once_with_a_panic_error() {
     let err = unsafe { qmq_testing_send_panic(null_mut(), None) };
     assert_eq!(crate::support::code(err), ErrorCode::InvalidArgument);
 }
+
+#[test]
+fn queued_sends_pending_at_close_complete_once_with_an_error_in_the_queue() {
+    use qmq_ffi::completions::{
+        SendCompletion, qmq_completion_queue_free, qmq_completion_queue_new,
+        qmq_completion_queue_next, qmq_producer_send_queued,
+    };
+    let client = new_client("http://127.0.0.1:9/meta/address");
+    let mut queue = null_mut();
+    // SAFETY: a valid out pointer.
+    ok(unsafe { qmq_completion_queue_new(&mut queue) });
+    for token in 0..20u64 {
+        let msg = new_message(client, "ffi.queued.pending", "x");
+        // SAFETY: live handles.
+        ok(unsafe { qmq_producer_send_queued(client, msg, queue, token) });
+        free_message(msg);
+    }
+    // SAFETY: live client; freed once.
+    unsafe {
+        let err = qmq_ffi::client::qmq_client_close(client, 300);
+        assert_eq!(crate::support::code(err), ErrorCode::Timeout);
+        qmq_ffi::client::qmq_client_free(client);
+    }
+    let mut seen = [0u32; 20];
+    let empty = SendCompletion {
+        token: 0,
+        error: null(),
+        message_id: null(),
+        message_id_len: 0,
+        broker_group: null(),
+        broker_group_len: 0,
+    };
+    let mut batch = [empty; 8];
+    let mut pulls = 0;
+    while seen.contains(&0) && pulls < 100 {
+        pulls += 1;
+        let mut n = 0usize;
+        // SAFETY: live queue; room for 8 entries.
+        ok(unsafe { qmq_completion_queue_next(queue, batch.as_mut_ptr(), 8, 1000, &mut n) });
+        for c in &batch[..n] {
+            seen[usize::try_from(c.token).expect("token")] += 1;
+            assert!(
+                !c.error.is_null(),
+                "a send that never reached a broker succeeded"
+            );
+        }
+    }
+    let mut n = 0usize;
+    // SAFETY: as above.
+    ok(unsafe { qmq_completion_queue_next(queue, batch.as_mut_ptr(), 8, 100, &mut n) });
+    assert_eq!(n, 0, "a token completed twice");
+    assert!(seen.iter().all(|&n| n == 1), "{seen:?}");
+    // SAFETY: live queue, freed once.
+    unsafe { qmq_completion_queue_free(queue) };
+}
