@@ -1,27 +1,52 @@
 using System;
+using System.Collections.Concurrent;
 using System.Threading;
 
 namespace Qmq
 {
-    /// Completes sends on one thread of our own, "qmq-completions", which pulls their outcomes
-    /// from a native completion queue in batches (qmq_completion_queue_next). A send carries a
+    /// Completes sends on threads of our own, "qmq-completions", which pull their outcomes from a
+    /// native completion queue in batches (qmq_completion_queue_next). A send carries a
     /// SendTable token; the library puts the token and the outcome into the queue, so no managed
     /// code runs on a library thread and a send costs no native-to-managed call: with one
     /// callback per message, Mono's thread transitions and the managed completion work ran on
     /// the library's runtime threads and took a quarter of the producer's CPU.
     ///
-    /// On this thread: each send's Message gets BrokerGroup and MessageId (or SendError), its
-    /// client reference is released, then onSuccess/onFailed run inline, in completion order (a
-    /// slow callback delays later completions: hand long work off), and SendAsync tasks go to
-    /// TaskCompleter (continuations never run here, so one that blocks cannot stall the pump).
+    /// On a pump thread: each send's Message gets BrokerGroup and MessageId (or SendError), its
+    /// client reference is released, then onSuccess/onFailed run and SendAsync tasks complete,
+    /// their continuations inline (as .NET's own socket completions do), in completion order.
+    ///
+    /// Invariants:
+    /// * pulling a batch and copying what it borrows from the queue happen under one lock, so
+    ///   the next pull (which releases the previous batch) never overlaps a copy;
+    /// * pulled sends wait in one Ready queue shared by all pumps, each taken by one pump;
+    /// * user code that blocks (a slow callback; a continuation waiting for another send, i.e.
+    ///   sync-over-async) delays other completions by about <see cref="StallMs"/> only: a
+    ///   watchdog that sees every pump inside user code and no completion finished for that
+    ///   long starts a helper pump (at most <see cref="MaxPumps"/> pumps in all). A helper exits
+    ///   once another pump is free again, or when the queue stays empty;
+    /// * the watchdog sleeps while no pump runs user code, so an idle process has no timer.
     internal static unsafe class CompletionPump
     {
         private const int Batch = 256;
-        private static readonly object StartLock = new object();
-        private static IntPtr _queue;
+        private const int StallMs = 2;
+        private const int MaxPumps = 64;
 
-        /// The process-wide queue (created, and the thread started, on first use). Never freed:
-        /// sends of any client may still complete into it.
+        private static readonly object StartLock = new object();
+        private static readonly object PullLock = new object();
+        private static readonly WakeSignal WatchdogWake = new WakeSignal();
+        private static readonly ConcurrentQueue<IPendingSend> Ready = new ConcurrentQueue<IPendingSend>();
+        private static IntPtr _queue;
+        private static int _pumps;          // pump threads running
+        private static int _busy;           // pumps running user code
+        private static long _progress;      // completions finished (the watchdog's clock)
+        private static int _watchdogIdle;   // 1: the watchdog sleeps until a pump gets busy
+        private static long _helpers;       // helper pumps ever started (for tests)
+
+        /// Helper pumps started so far (each one means user code blocked a pump).
+        internal static long Helpers { get { return Interlocked.Read(ref _helpers); } }
+
+        /// The process-wide queue (created, and the threads started, on first use). Never
+        /// freed: sends of any client may still complete into it.
         internal static IntPtr Queue
         {
             get
@@ -38,39 +63,109 @@ namespace Qmq
                 if (_queue != IntPtr.Zero) return _queue;
                 IntPtr q;
                 Native.Check(Native.qmq_completion_queue_new(out q));
-                new Thread(() => Run(q)) { IsBackground = true, Name = "qmq-completions" }.Start();
                 Volatile.Write(ref _queue, q);
+                StartPump(false);
+                new Thread(Watchdog) { IsBackground = true, Name = "qmq-completions-watchdog" }.Start();
                 return q;
             }
         }
 
-        private static void Run(IntPtr queue)
+        private static void StartPump(bool helper)
+        {
+            Interlocked.Increment(ref _pumps);
+            try { new Thread(() => Pump(helper)) { IsBackground = true, Name = "qmq-completions" }.Start(); }
+            catch { Interlocked.Decrement(ref _pumps); throw; }
+        }
+
+        private static void Pump(bool helper)
         {
             var batch = new QmqSendCompletionNative[Batch];
             var sends = new IPendingSend[Batch];
-            while (true)
+            try
             {
-                int n;
+                while (true)
+                {
+                    if (!Ready.IsEmpty)
+                    {
+                        RunReady();
+                        // A helper is needed only while every other pump is stuck in user code.
+                        if (helper && Volatile.Read(ref _busy) < Volatile.Read(ref _pumps) - 1) return;
+                    }
+                    int n = Pull(batch, sends, helper ? 100UL : 1000UL);
+                    if (n == 0 && helper && Ready.IsEmpty) return;
+                }
+            }
+            finally { Interlocked.Decrement(ref _pumps); }
+        }
+
+        /// Runs the user code of every ready send. Ready sends are shared by all pumps, so a send
+        /// pulled in the same batch as one whose continuation blocks is still completed (by a
+        /// helper) instead of waiting behind it.
+        private static void RunReady()
+        {
+            Interlocked.Increment(ref _busy);
+            if (Volatile.Read(ref _watchdogIdle) == 1 && Interlocked.Exchange(ref _watchdogIdle, 0) == 1)
+                WatchdogWake.Set();
+            try
+            {
+                IPendingSend s;
+                while (Ready.TryDequeue(out s))
+                {
+                    try { s.Completed(s.Message.SendError); } catch (Exception) { } // a user callback's exception is dropped
+                    Interlocked.Increment(ref _progress);
+                }
+            }
+            finally { Interlocked.Decrement(ref _busy); }
+        }
+
+        /// Pulls one batch, copies out what it borrows from the queue and makes its sends ready;
+        /// returns its size.
+        private static int Pull(QmqSendCompletionNative[] batch, IPendingSend[] sends, ulong timeoutMs)
+        {
+            lock (PullLock)
+            {
                 fixed (QmqSendCompletionNative* b = batch)
                 {
                     UIntPtr count;
-                    IntPtr err = Native.qmq_completion_queue_next(queue, b, (UIntPtr)Batch, 1000, out count);
-                    if (err != IntPtr.Zero) { Native.qmq_error_free(err); Thread.Sleep(10); continue; }
-                    n = (int)count.ToUInt64();
+                    IntPtr err = Native.qmq_completion_queue_next(_queue, b, (UIntPtr)batch.Length, timeoutMs, out count);
+                    if (err != IntPtr.Zero) { Native.qmq_error_free(err); return 0; }
+                    int n = (int)count.ToUInt64();
                     SendTable.TakeAll(b, n, sends);
-                    // The strings and errors are the queue's until the next pull: copy them now.
                     for (int i = 0; i < n; i++)
                     {
-                        if (sends[i] != null) Describe(sends[i], ref b[i]);
+                        IPendingSend s = sends[i];
+                        sends[i] = null;
+                        if (s == null) continue; // counted as stray by SendTable
+                        Describe(s, ref b[i]);
+                        Ready.Enqueue(s);
                     }
+                    return n;
                 }
-                for (int i = 0; i < n; i++)
+            }
+        }
+
+        private static void Watchdog()
+        {
+            long seen = -1;
+            while (true)
+            {
+                if (Volatile.Read(ref _busy) == 0)
                 {
-                    IPendingSend s = sends[i];
-                    sends[i] = null;
-                    if (s == null) continue; // counted as stray by SendTable
-                    try { s.Completed(s.Message.SendError); } catch (Exception) { } // a user callback's exception is dropped
+                    Volatile.Write(ref _watchdogIdle, 1);
+                    if (Volatile.Read(ref _busy) == 0) WatchdogWake.Wait();
+                    Volatile.Write(ref _watchdogIdle, 0);
+                    seen = -1;
+                    continue;
                 }
+                Thread.Sleep(StallMs);
+                long now = Interlocked.Read(ref _progress);
+                int pumps = Volatile.Read(ref _pumps);
+                if (now == seen && Volatile.Read(ref _busy) >= pumps && pumps < MaxPumps)
+                {
+                    Interlocked.Increment(ref _helpers);
+                    try { StartPump(true); } catch (Exception) { } // out of threads: retry next round
+                }
+                seen = now;
             }
         }
 

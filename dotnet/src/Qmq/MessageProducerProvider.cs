@@ -8,14 +8,13 @@ namespace Qmq
     /// The producer (QMQ .NET client API): generate messages, set properties, send them with
     /// onSuccess/onFailed callbacks or as a Task.
     ///
-    /// Threads: outcomes are pulled in batches from a native completion queue by one thread of
-    /// our own (CompletionPump), never handled on a library thread. onSuccess/onFailed run on
-    /// that thread (in completion order; a slow callback delays later ones, so hand long work
-    /// off); SendAsync tasks are completed in batches off it, continuations inline, by
-    /// TaskCompleter (see there for blocking continuations and a starved pool). A send's token
-    /// is a slot of a completion table (SendCompletions.cs), not a GCHandle. The client handle
-    /// is AddRef'd from the send until its completion, so disposing the provider with sends in
-    /// flight is safe.
+    /// Threads: outcomes are pulled in batches from a native completion queue by threads of our
+    /// own (CompletionPump), never handled on a library thread. onSuccess/onFailed run there, and
+    /// SendAsync tasks complete there with their continuations inline, in completion order; user
+    /// code that blocks delays other completions only briefly (see CompletionPump). A send's
+    /// token is a slot of a completion table (SendCompletions.cs), not a GCHandle. The client
+    /// handle is AddRef'd from the send until its completion, so disposing the provider with
+    /// sends in flight is safe.
     public sealed class MessageProducerProvider : IDisposable
     {
         private readonly Client _client;

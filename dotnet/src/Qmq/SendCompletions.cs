@@ -128,15 +128,14 @@ namespace Qmq
         }
     }
 
-    /// A SendAsync: the send state is the TaskCompletionSource itself. The completion thread only
-    /// posts it to <see cref="TaskCompleter"/>, which completes it on a thread-pool thread (or a
-    /// rescue thread of its own), never on a library thread; so continuations may run inline
-    /// there, and RunContinuationsAsynchronously (one more work item per task) is not needed.
+    /// A SendAsync: the send state is the TaskCompletionSource itself. It completes on a pump
+    /// thread (CompletionPump), never on a library thread, so continuations may run inline there
+    /// (the pump's watchdog covers ones that block), and RunContinuationsAsynchronously (one
+    /// more thread-pool work item per task) is not needed.
     internal sealed class TaskSend : TaskCompletionSource<Message>, IPendingSend
     {
         private readonly Message _message;
         private ClientHandle _client;
-        private Exception _error;
 
         internal TaskSend(Message m, ClientHandle client)
         {
@@ -148,13 +147,7 @@ namespace Qmq
 
         public void Completed(Exception error)
         {
-            _error = error;
-            TaskCompleter.Post(this);
-        }
-
-        internal void Finish()
-        {
-            if (_error == null) TrySetResult(_message); else TrySetException(_error);
+            if (error == null) TrySetResult(_message); else TrySetException(error);
         }
     }
 }
