@@ -30,7 +30,7 @@ step() { printf '\n=== java: %s (%ss)\n' "$1" "$SECONDS"; }
 
 MAVEN_PACKAGES="junit5 libmaven-compiler-plugin-java libsurefire-java libmaven-jar-plugin-java
   libmaven-resources-plugin-java libmaven-install-plugin-java
-  libpostgresql-jdbc-java libxerial-sqlite-jdbc-java"
+  libpostgresql-jdbc-java libmariadb-java libxerial-sqlite-jdbc-java"
 missing=""
 command -v javac >/dev/null || missing="openjdk-17-jdk-headless"
 command -v mvn >/dev/null || missing="$missing maven"
@@ -89,6 +89,9 @@ for attempt in 1 2 3; do
   stop_databases
   unset QMQ_TEST_POSTGRES_PORT QMQ_TEST_POSTGRES_URL
 done
+
+step "mariadb (transactional tests)"
+start_mariadb "$WORK/mariadb"
 
 step "mvn verify (-Xcheck:jni)"
 rm -rf java/target/surefire-reports

@@ -343,7 +343,7 @@ fn stores_created_concurrently_on_a_new_table_all_start() {
     let (pg, my) = (postgres_url(), mariadb_url());
     let (pg_table, my_table) = (unique("together"), unique("together"));
     std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..6)
+        let handles: Vec<_> = (0..12)
             .map(|i| {
                 let (pg, my, pg_table, my_table) = (&pg, &my, &pg_table, &my_table);
                 scope.spawn(move || {

@@ -20,7 +20,6 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use postgres::error::SqlState;
 use postgres::{Client, NoTls, Statement, Transaction};
 
 use super::dialect::{self, Dialect, StoreSql};
@@ -117,20 +116,16 @@ impl PostgresStore {
                     .connect(NoTls)
                     .map_err(pg_err(&store.target, "connect"))?,
             ));
-            // Two processes creating the table at once can both pass IF NOT EXISTS and one
-            // then fails on the catalog's unique index; the second try sees the table.
+            // Two processes creating the table at once can both pass IF NOT EXISTS, and one then
+            // fails on a catalog unique index ("type ... already exists", or a duplicate table or
+            // index). A transaction-scoped advisory lock on the table's name serialises the DDL,
+            // so the second one sees the table.
+            let locked = format!(
+                "BEGIN; SELECT pg_advisory_xact_lock({}); {ddl}; COMMIT;",
+                ddl_lock_key(&config.table)
+            );
             client
-                .batch_execute(&ddl)
-                .or_else(|e| {
-                    let raced = e.code().is_some_and(|c| {
-                        *c == SqlState::UNIQUE_VIOLATION || *c == SqlState::DUPLICATE_TABLE
-                    });
-                    if raced {
-                        client.batch_execute(&ddl)
-                    } else {
-                        Err(e)
-                    }
-                })
+                .batch_execute(&locked)
                 .map_err(pg_err(&store.target, "create table"))?;
         }
         // Prove the statements prepare (the table exists) and keep the connection pooled.
@@ -327,4 +322,15 @@ impl TransactionalIdempotence for PostgresStore {
             }
         }
     }
+}
+
+/// The advisory-lock key that serialises creating `table` (FNV-1a of a fixed namespace and the
+/// name: stable across processes and versions, unlike `std`'s hasher).
+fn ddl_lock_key(table: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in b"qmq.idempotence.ddl:".iter().chain(table.as_bytes()) {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    i64::from_ne_bytes(h.to_ne_bytes())
 }

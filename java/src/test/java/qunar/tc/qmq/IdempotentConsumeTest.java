@@ -47,7 +47,7 @@ class IdempotentConsumeTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"sqlite", "postgres"})
+    @ValueSource(strings = {"sqlite", "postgres", "mysql"})
     void duplicates_and_a_failure_have_their_effect_exactly_once(String kind) throws Exception {
         TxTestDb db = TxTestDb.of(kind);
         String subject = QmqTestSupport.subject();
@@ -136,7 +136,7 @@ class IdempotentConsumeTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"sqlite", "postgres"})
+    @ValueSource(strings = {"sqlite", "postgres", "mysql"})
     void outbox_to_idempotent_consumer_end_to_end(String kind) throws Exception {
         TxTestDb db = TxTestDb.of(kind);
         String subject = QmqTestSupport.subject();
@@ -187,7 +187,7 @@ class IdempotentConsumeTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"sqlite", "postgres"})
+    @ValueSource(strings = {"sqlite", "postgres", "mysql"})
     void non_transactional_checker_skips_duplicates_and_forgets_failures(String kind)
             throws Exception {
         TxTestDb db = TxTestDb.of(kind);

@@ -47,7 +47,7 @@ class TransactionalSendTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"sqlite", "postgres"})
+    @ValueSource(strings = {"sqlite", "postgres", "mysql"})
     void a_committed_message_is_delivered_once_and_its_row_deleted(String kind) throws Exception {
         TxTestDb db = TxTestDb.of(kind);
         String subject = QmqTestSupport.subject();
@@ -122,7 +122,7 @@ class TransactionalSendTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"sqlite", "postgres"})
+    @ValueSource(strings = {"sqlite", "postgres", "mysql"})
     void a_rolled_back_message_is_never_sent_and_leaves_no_row(String kind) throws Exception {
         TxTestDb db = TxTestDb.of(kind);
         String subject = QmqTestSupport.subject();
@@ -168,7 +168,7 @@ class TransactionalSendTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"sqlite", "postgres"})
+    @ValueSource(strings = {"sqlite", "postgres", "mysql"})
     void a_failed_send_keeps_the_row_for_the_watchdog(String kind) throws Exception {
         TxTestDb db = TxTestDb.of(kind);
         String table = TxTestDb.table("outbox");

@@ -14,8 +14,9 @@ import java.sql.Statement;
 import java.util.UUID;
 
 /**
- * A database for the transactional tests: a fresh SQLite file, or the PostgreSQL server of
- * {@code QMQ_TEST_POSTGRES_URL} (started by ci/java-tests.sh; a missing URL fails the test).
+ * A database for the transactional tests: a fresh SQLite file, the PostgreSQL server of
+ * {@code QMQ_TEST_POSTGRES_URL} or the MariaDB server of {@code QMQ_TEST_MYSQL_URL} (both
+ * started by ci/java-tests.sh; a missing URL fails the test).
  */
 final class TxTestDb {
     final String kind;
@@ -36,22 +37,27 @@ final class TxTestDb {
                 throw new UncheckedIOException(e);
             }
         }
-        String url = System.getenv("QMQ_TEST_POSTGRES_URL");
+        boolean mysql = "mysql".equals(kind);
+        String env = mysql ? "QMQ_TEST_MYSQL_URL" : "QMQ_TEST_POSTGRES_URL";
+        String url = System.getenv(env);
         if (url == null || url.isEmpty()) {
-            fail("set QMQ_TEST_POSTGRES_URL=postgres://user@host:port/db (ci/java-tests.sh does)");
+            fail("set " + env + "=" + (mysql ? "mysql" : "postgres")
+                    + "://user@host:port/db (ci/java-tests.sh does)");
         }
-        // postgres://user@host:port/db -> jdbc:postgresql://host:port/db?user=user
+        // postgres://user@host:port/db -> jdbc:postgresql://host:port/db?user=user (and
+        // mysql:// -> jdbc:mariadb://, Debian's driver for MariaDB and MySQL)
         String rest = url.substring(url.indexOf("://") + 3);
-        String user = "postgres";
+        String user = mysql ? "root" : "postgres";
         int at = rest.indexOf('@');
         if (at >= 0) {
             user = rest.substring(0, at);
             rest = rest.substring(at + 1);
         }
-        return new TxTestDb(kind, "jdbc:postgresql://" + rest + "?user=" + user);
+        return new TxTestDb(kind, (mysql ? "jdbc:mariadb://" : "jdbc:postgresql://") + rest
+                + "?user=" + user);
     }
 
-    /** A fresh table name, so tests sharing the PostgreSQL database do not meet. */
+    /** A fresh table name, so tests sharing a server database do not meet. */
     static String table(String prefix) {
         return prefix + "_" + UUID.randomUUID().toString().replace("-", "").substring(0, 10);
     }
