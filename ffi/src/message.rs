@@ -12,7 +12,7 @@
 use std::ffi::c_char;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use qmq_core::client::ProducerMessage;
+use qmq_core::client::{ClientError, ProducerMessage};
 
 use crate::client::Client;
 use crate::error::Error;
@@ -92,16 +92,12 @@ pub unsafe extern "C" fn qmq_message_set_property(
     value: *const c_char,
     value_len: usize,
 ) -> *mut Error {
-    run_ffi_safe(|| {
-        // SAFETY: NULL or live and unaliased by the caller's contract.
-        let msg = unsafe { handle_mut(msg, "msg") }?;
-        // SAFETY: pointer + length by the caller's contract.
-        let key = unsafe { str_arg(key, key_len, "key") }?;
-        // SAFETY: as above.
-        let value = unsafe { str_arg(value, value_len, "value") }?;
-        msg.live_mut()?.set_property(key, value)?;
-        Ok(())
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        set_key_value(msg, key, key_len, value, value_len, |m, k, v| {
+            m.set_property(k, v).map(drop)
+        })
+    }
 }
 
 /// Stores a value of any length as QMQ's large string (properties `key#part0..N`).
@@ -119,6 +115,26 @@ pub unsafe extern "C" fn qmq_message_set_large_string(
     value: *const c_char,
     value_len: usize,
 ) -> *mut Error {
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        set_key_value(msg, key, key_len, value, value_len, |m, k, v| {
+            m.set_large_string(k, v).map(drop)
+        })
+    }
+}
+
+/// The body of the key/value setters: checks the handle and both strings, then applies `set`.
+///
+/// # Safety
+/// As [`qmq_message_set_property`].
+unsafe fn set_key_value(
+    msg: *mut Message,
+    key: *const c_char,
+    key_len: usize,
+    value: *const c_char,
+    value_len: usize,
+    set: impl FnOnce(&mut ProducerMessage, &str, &str) -> Result<(), ClientError>,
+) -> *mut Error {
     run_ffi_safe(|| {
         // SAFETY: NULL or live and unaliased by the caller's contract.
         let msg = unsafe { handle_mut(msg, "msg") }?;
@@ -126,7 +142,7 @@ pub unsafe extern "C" fn qmq_message_set_large_string(
         let key = unsafe { str_arg(key, key_len, "key") }?;
         // SAFETY: as above.
         let value = unsafe { str_arg(value, value_len, "value") }?;
-        msg.live_mut()?.set_large_string(key, value)?;
+        set(msg.live_mut()?, key, value)?;
         Ok(())
     })
 }
