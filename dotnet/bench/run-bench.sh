@@ -25,26 +25,11 @@ mcs -langversion:7.2 -nologo -optimize+ -r:"$OUT/Qmq.dll" -out:"$OUT/ProducerBen
 cp "$REL/libqmq_ffi.so" "$OUT/"
 
 DATA=$(mktemp -d)
-SERVER_PID=""
-cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  rm -rf "$DATA"
-}
-trap cleanup EXIT
-"$REL/qmq-server" standalone --data-dir "$DATA/server" --host 127.0.0.1 \
-  --meta-http-port 0 --meta-tcp-port 0 --broker-port 0 --delay-port 0 \
-  >"$DATA/server.out" 2>"$DATA/server.err" &
-SERVER_PID=$!
-port=""
-for _ in $(seq 1 300); do
-  port=$(sed -n 's/^QMQ_SERVER_READY .*"meta_http":\([0-9][0-9]*\).*/\1/p' "$DATA/server.out" | head -1)
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "bench: server did not start" >&2; cat "$DATA/server.err" >&2; exit 1; }
-URL="http://127.0.0.1:$port/meta/address"
+# shellcheck source=ci/lib/server.sh
+source "$ROOT/ci/lib/server.sh"
+trap 'stop_qmq_server; rm -rf "$DATA"' EXIT
+start_qmq_server "$REL/qmq-server" "$DATA" bench
+URL=$QMQ_META_URL
 
 rate() { sed -n 's/.*= \([0-9.]*\) msg\/s.*/\1/p' | tail -1; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
