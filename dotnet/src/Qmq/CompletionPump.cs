@@ -9,11 +9,12 @@ namespace Qmq
     /// SendTable token; the library puts the token and the outcome into the queue, so no managed
     /// code runs on a library thread and a send costs no native-to-managed call: with one
     /// callback per message, Mono's thread transitions and the managed completion work ran on
-    /// the library's runtime threads and took a quarter of the producer's CPU.
+    /// the library's runtime threads and took about a quarter of the process's CPU samples.
     ///
     /// On a pump thread: each send's Message gets BrokerGroup and MessageId (or SendError), its
     /// client reference is released, then onSuccess/onFailed run and SendAsync tasks complete,
-    /// their continuations inline (as .NET's own socket completions do), in completion order.
+    /// their continuations inline (as .NET's own socket completions do), in completion order
+    /// (while a helper pump runs, two pumps may interleave).
     ///
     /// Invariants:
     /// * pulling a batch and copying what it borrows from the queue happen under one lock, so
