@@ -2,27 +2,26 @@
 //! handle.
 //!
 //! The core runs handlers on its blocking pool, never on a tokio worker. For each message the
-//! handler attaches that thread to the JVM for the scope of one call,
-//! `Native.dispatch(dispatcher, byte[] message, long completion)`, which only hands the message
-//! to the user's `Executor` and returns; the thread detaches and then waits (off the JVM) for
-//! the Java task to report the outcome through `listenerComplete(completion, reason)`.
-//! `reason` null acks the message; anything else fails it (retry, then dead letter).
+//! handler puts the message and a completion (a channel sender) into the subscription's inbox
+//! and waits (off the JVM) for the outcome. A Java thread of the subscription pulls batches from
+//! the inbox with `listenerNext(sub, long[] completions, timeoutMs)` and hands each message to
+//! the user's `Executor`; the task reports the outcome through `listenerComplete(completion,
+//! reason)`: `reason` null acks the message, anything else fails it (retry, then dead letter).
+//! No core thread attaches to the JVM: attaching per message cost about 40 % of the listener's
+//! throughput.
 //!
-//! Invariants: a completion is a boxed channel sender owned by Java once `dispatch` returned
-//! normally, and consumed exactly once by `listenerComplete`; the Java side completes every
-//! message it accepted (also when the executor rejects it). If Java can no longer be reached
-//! or the subscription stopped and the task never finished, the message fails: it is retried,
-//! never lost. The dispatcher's global reference is released on a Java thread when the
-//! subscription is stopped or freed.
+//! Invariants: a completion is a boxed channel sender owned by Java once `listenerNext` returned
+//! it, and consumed exactly once by `listenerComplete`; the Java side completes every message it
+//! pulled (also when the executor rejects it). A message nobody pulls (the handle was freed) or
+//! whose task never finished after the subscription stopped fails: it is retried, never lost.
 
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender, channel, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jni::JNIEnv;
-use jni::objects::{GlobalRef, JClass, JObject, JObjectArray, JString};
-use jni::signature::{Primitive, ReturnType};
-use jni::sys::{jboolean, jint, jlong, jvalue};
+use jni::objects::{JByteArray, JClass, JLongArray, JObject, JObjectArray, JString};
+use jni::sys::{jboolean, jint, jlong};
 use qmq_core::client::consumer::{Handler, HandlerError, Subscription};
 use qmq_core::protocol::Message;
 
@@ -31,100 +30,63 @@ use crate::consumer;
 use crate::errors::BridgeError;
 use crate::guard::{self, Handle, Kind, Result};
 use crate::message::Writer;
-use crate::onload;
 
 const WHAT: &str = "listener";
 
 /// How long a running handler may still take after the subscription was stopped.
 const GRACE_AFTER_STOP: Duration = Duration::from_secs(10);
 
-/// The Java dispatcher, shared by the core handler and the subscription handle; emptied on
-/// stop so that the global reference is deleted on the Java thread that stops.
-type Slot = Arc<Mutex<Option<GlobalRef>>>;
+/// Whether the subscription still hands messages to Java; cleared on stop, so that handlers
+/// still waiting give up after [`GRACE_AFTER_STOP`].
+type Running = Arc<Mutex<bool>>;
 
 /// The outcome Java reports: `None` = ack, `Some(reason)` = fail.
 type Outcome = Option<String>;
 
+/// One message waiting for the Java puller, and where its outcome goes.
+struct Job {
+    message: Message,
+    done: SyncSender<Outcome>,
+}
+
+/// Messages handed from core handlers to the subscription's Java puller.
+struct Inbox {
+    tx: Sender<Job>,
+    /// Locked by the one puller (or a second one after a resume, briefly both).
+    rx: Mutex<Receiver<Job>>,
+}
+
 /// What a subscription handle holds.
 pub(crate) struct SubscriptionRef {
     sub: Subscription,
-    slot: Slot,
+    running: Running,
+    inbox: Arc<Inbox>,
 }
 
-fn take(slot: &Slot) -> Option<GlobalRef> {
-    slot.lock().unwrap_or_else(|e| e.into_inner()).take()
+fn is_running(running: &Running) -> bool {
+    *running.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn java_handler(slot: Slot) -> Handler {
+fn java_handler(running: Running, inbox: Arc<Inbox>) -> Handler {
     Arc::new(move |message: &Message| {
-        let dispatcher = slot
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-            .ok_or_else(|| HandlerError::new("the listener is stopped"))?;
-        let (tx, rx) = sync_channel::<Outcome>(1);
-        let mut w = Writer::with_count(1);
-        w.message(message);
-        dispatch(dispatcher, &w.into_bytes(), tx)?;
-        wait(&slot, &rx)
+        if !is_running(&running) {
+            return Err(HandlerError::new("the listener is stopped"));
+        }
+        let (done, rx) = sync_channel::<Outcome>(1);
+        let job = Job {
+            message: message.clone(),
+            done,
+        };
+        inbox
+            .tx
+            .send(job)
+            .map_err(|_| HandlerError::new("the listener is gone"))?;
+        wait(&running, &rx)
     })
 }
 
-/// Hands one message to Java (attached for this scope only).
-fn dispatch(
-    dispatcher: GlobalRef,
-    bytes: &[u8],
-    tx: SyncSender<Outcome>,
-) -> std::result::Result<(), HandlerError> {
-    let cache = onload::cache().ok_or_else(|| HandlerError::new("JNI_OnLoad did not run"))?;
-    let mut env = cache
-        .vm
-        .attach_current_thread()
-        .map_err(|e| HandlerError::new(format!("cannot attach to the JVM: {e}")))?;
-    let mut handed_over = false;
-    let called = env.with_local_frame(4, |env| -> jni::errors::Result<()> {
-        let array = env.byte_array_from_slice(bytes)?;
-        let completion = Box::into_raw(Box::new(tx)) as jlong;
-        let args = [
-            jvalue {
-                l: dispatcher.as_obj().as_raw(),
-            },
-            jvalue { l: array.as_raw() },
-            jvalue { j: completion },
-        ];
-        handed_over = true;
-        // SAFETY: `dispatch` was looked up in JNI_OnLoad on this class with the signature
-        // `(Ljava/lang/Object;[BJ)V`, and `args` match it.
-        unsafe {
-            env.call_static_method_unchecked(
-                <&JClass<'_>>::from(cache.native_class.as_obj()),
-                cache.dispatch,
-                ReturnType::Primitive(Primitive::Void),
-                &args,
-            )?;
-        }
-        Ok(())
-    });
-    let failed = called.is_err() || env.exception_check().unwrap_or(true);
-    onload::clear_pending(&mut env);
-    // Deleted while attached.
-    drop(dispatcher);
-    if failed {
-        // If the call was made, Java may or may not have taken the completion: it is not
-        // freed here (a double free would be worse than this small leak on a path that needs
-        // an Error in Java). If it was not made, the completion was never created.
-        let reason = if handed_over {
-            "the Java dispatcher failed"
-        } else {
-            "cannot pass the message to Java"
-        };
-        return Err(HandlerError::new(reason));
-    }
-    Ok(())
-}
-
-/// Waits (detached) for Java's outcome.
-fn wait(slot: &Slot, rx: &Receiver<Outcome>) -> std::result::Result<(), HandlerError> {
+/// Waits for Java's outcome.
+fn wait(running: &Running, rx: &Receiver<Outcome>) -> std::result::Result<(), HandlerError> {
     let mut stopped_at: Option<Instant> = None;
     loop {
         match rx.recv_timeout(Duration::from_millis(100)) {
@@ -134,8 +96,7 @@ fn wait(slot: &Slot, rx: &Receiver<Outcome>) -> std::result::Result<(), HandlerE
                 return Err(HandlerError::new("the message was dropped uncompleted"));
             }
             Err(RecvTimeoutError::Timeout) => {
-                let stopped = slot.lock().unwrap_or_else(|e| e.into_inner()).is_none();
-                if stopped {
+                if !is_running(running) {
                     let since = *stopped_at.get_or_insert_with(Instant::now);
                     if since.elapsed() > GRACE_AFTER_STOP {
                         return Err(HandlerError::new(
@@ -153,8 +114,8 @@ fn any<'a>(ptr: jlong) -> Result<&'a Handle<SubscriptionRef>> {
     unsafe { Handle::<SubscriptionRef>::any(ptr, Kind::Subscription, WHAT) }
 }
 
-/// Starts a listener of `subject` for `group` ("" for broadcast); messages go to
-/// `dispatcher` (a Java `ListenerDispatcher`), at most `concurrency` at a time.
+/// Starts a listener of `subject` for `group` ("" for broadcast), at most `concurrency`
+/// messages at a time; Java pulls them with `listenerNext`.
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments, reason = "one JNI argument per option")]
 pub extern "system" fn Java_qunar_tc_qmq_internal_Native_subscribe<'l>(
@@ -168,35 +129,96 @@ pub extern "system" fn Java_qunar_tc_qmq_internal_Native_subscribe<'l>(
     broadcast: jboolean,
     at_most_once: jboolean,
     concurrency: jint,
-    dispatcher: JObject<'l>,
 ) -> jlong {
     guard::run(&mut env, |env| {
         let c = client::open(client_handle)?;
         let subject = guard::string(env, &subject, "subject")?;
         let group = guard::opt_string(env, &group)?.unwrap_or_default();
-        if dispatcher.is_null() {
-            return Err(BridgeError::InvalidArgument(
-                "listener must not be null".to_owned(),
-            ));
-        }
         let mut options = consumer::options(env, &tags, tag_type, broadcast, at_most_once)?;
         options.concurrency = usize::try_from(concurrency).unwrap_or(0);
-        let slot: Slot = Arc::new(Mutex::new(Some(env.new_global_ref(&dispatcher)?)));
-        let sub = c
-            .consumer()?
-            .subscribe(&subject, &group, options, java_handler(slot.clone()));
-        let sub = match sub {
-            Ok(s) => s,
-            Err(e) => {
-                take(&slot);
-                return Err(e.into());
-            }
-        };
+        let running: Running = Arc::new(Mutex::new(true));
+        let (tx, rx) = channel();
+        let inbox = Arc::new(Inbox {
+            tx,
+            rx: Mutex::new(rx),
+        });
+        let sub = c.consumer()?.subscribe(
+            &subject,
+            &group,
+            options,
+            java_handler(running.clone(), inbox.clone()),
+        )?;
         Ok(Handle::into_raw(
             Kind::Subscription,
             WHAT,
-            SubscriptionRef { sub, slot },
+            SubscriptionRef {
+                sub,
+                running,
+                inbox,
+            },
         ))
+    })
+}
+
+/// Waits up to `timeout_ms` for messages of the subscription and returns up to
+/// `completions.length` of them (the listener layout of `message`, count first), their
+/// completions in `completions[0..count]`; null when none came. Also works on a stopped
+/// subscription, whose running handlers still wait for Java.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_qunar_tc_qmq_internal_Native_listenerNext<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+    completions: JLongArray<'l>,
+    timeout_ms: jlong,
+) -> JByteArray<'l> {
+    guard::run(&mut env, |env| {
+        let inbox = any(handle)?.value().inbox.clone();
+        if completions.is_null() {
+            return Err(BridgeError::InvalidArgument(
+                "the completion array must not be null".to_owned(),
+            ));
+        }
+        let cap = usize::try_from(env.get_array_length(&completions)?).unwrap_or(0);
+        if cap == 0 {
+            return Err(BridgeError::InvalidArgument(
+                "the completion array must not be empty".to_owned(),
+            ));
+        }
+        let mut jobs = Vec::new();
+        {
+            let rx = inbox.rx.lock().unwrap_or_else(|e| e.into_inner());
+            let timeout = Duration::from_millis(u64::try_from(timeout_ms).unwrap_or(0));
+            match rx.recv_timeout(timeout) {
+                Ok(job) => jobs.push(job),
+                Err(_) => return Ok(JByteArray::from(JObject::null())),
+            }
+            while jobs.len() < cap {
+                match rx.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+        }
+        let mut writer = Writer::with_count(jobs.len());
+        for job in &jobs {
+            writer.message(&job.message);
+        }
+        let array = env.byte_array_from_slice(&writer.into_bytes())?;
+        // Hand the completions over only once nothing can fail any more: on an error above the
+        // jobs drop here and their handlers fail the messages (retried), none leaks.
+        let handles: Vec<jlong> = jobs
+            .into_iter()
+            .map(|job| Box::into_raw(Box::new(job.done)) as jlong)
+            .collect();
+        if let Err(e) = env.set_long_array_region(&completions, 0, &handles) {
+            for h in handles {
+                // SAFETY: made by `Box::into_raw` just above and never handed to Java.
+                drop(unsafe { Box::from_raw(h as *mut SyncSender<Outcome>) });
+            }
+            return Err(e.into());
+        }
+        Ok(array)
     })
 }
 
@@ -216,7 +238,7 @@ pub extern "system" fn Java_qunar_tc_qmq_internal_Native_listenerComplete<'l>(
             ));
         }
         let reason = guard::opt_string(env, &reason)?;
-        // SAFETY: `completion` was made by `dispatch` and Java hands it back exactly once (it
+        // SAFETY: `completion` was made by `listenerNext` and Java hands it back exactly once (it
         // swaps its copy to 0 first), so the box is live and owned here.
         let tx = unsafe { Box::from_raw(completion as *mut SyncSender<Outcome>) };
         // The handler may have given up (stopped); nothing to do then.
@@ -226,7 +248,7 @@ pub extern "system" fn Java_qunar_tc_qmq_internal_Native_listenerComplete<'l>(
 }
 
 /// Stops pulling, lets running handlers finish and flushes their acks, waiting up to
-/// `timeout_ms`; returns whether it fully stopped in time. Releases the Java listener.
+/// `timeout_ms`; returns whether it fully stopped in time.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_qunar_tc_qmq_internal_Native_subStop<'l>(
     mut env: JNIEnv<'l>,
@@ -244,7 +266,7 @@ pub extern "system" fn Java_qunar_tc_qmq_internal_Native_subStop<'l>(
         while !s.sub.is_stopped() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
         }
-        take(&s.slot);
+        *s.running.lock().unwrap_or_else(|e| e.into_inner()) = false;
         Ok(u8::from(s.sub.is_stopped()))
     })
 }
@@ -269,7 +291,7 @@ pub extern "system" fn Java_qunar_tc_qmq_internal_Native_subFree<'l>(
     handle: jlong,
 ) {
     guard::run(&mut env, |_env| {
-        take(&any(handle)?.value().slot);
+        any(handle)?;
         // SAFETY: Java calls this once, under its write lock, after every other call returned.
         unsafe { Handle::<SubscriptionRef>::free(handle, Kind::Subscription, WHAT) }
     })

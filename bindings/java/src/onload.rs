@@ -1,15 +1,15 @@
-//! `JNI_OnLoad`: caches the JVM, the bridge's classes and its callback method ids.
+//! `JNI_OnLoad`: caches the bridge's exception classes.
 //!
-//! Classes must be looked up here, on the thread loading the library: a thread the core
-//! attaches later sees only the system class loader, which may not know the jar's classes
-//! (an application server, a plugin loader). Everything is kept as global references for the
+//! Classes must be looked up here, on the thread loading the library: a native thread sees
+//! only the system class loader, which may not know the jar's classes (an application server,
+//! a plugin loader). Everything is kept as global references for the
 //! life of the process; the library is never unloaded.
 
 use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
 
-use jni::objects::{GlobalRef, JClass, JStaticMethodID};
+use jni::objects::{GlobalRef, JClass};
 use jni::sys::{JNI_ERR, JNI_VERSION_1_8, jint};
 use jni::{JNIEnv, JavaVM};
 
@@ -39,10 +39,6 @@ pub(crate) enum ExceptionClass {
 
 /// What `JNI_OnLoad` looked up.
 pub(crate) struct Cache {
-    pub(crate) vm: JavaVM,
-    pub(crate) native_class: GlobalRef,
-    /// `static void dispatch(Object dispatcher, byte[] message, long completion)`.
-    pub(crate) dispatch: JStaticMethodID,
     exception_classes: Vec<GlobalRef>,
 }
 
@@ -60,11 +56,10 @@ pub(crate) fn cache() -> Option<&'static Cache> {
     CACHE.get()
 }
 
-fn build(vm: JavaVM) -> jni::errors::Result<Cache> {
+fn build(vm: &JavaVM) -> jni::errors::Result<Cache> {
     let mut env = vm.get_env()?;
-    let native = env.find_class(NATIVE_CLASS)?;
-    let dispatch = env.get_static_method_id(&native, "dispatch", "(Ljava/lang/Object;[BJ)V")?;
-    let native_class = env.new_global_ref(&native)?;
+    // The jar's entry class must be there (a mismatched jar fails at load).
+    env.find_class(NATIVE_CLASS)?;
     let mut exception_classes = Vec::with_capacity(EXCEPTIONS.len());
     for name in EXCEPTIONS {
         let class: JClass<'_> = env.find_class(name)?;
@@ -72,12 +67,7 @@ fn build(vm: JavaVM) -> jni::errors::Result<Cache> {
         env.get_method_id(&class, "<init>", EXCEPTION_CTOR)?;
         exception_classes.push(env.new_global_ref(&class)?);
     }
-    Ok(Cache {
-        vm,
-        native_class,
-        dispatch,
-        exception_classes,
-    })
+    Ok(Cache { exception_classes })
 }
 
 /// Called by the JVM when `System.load` loads this library.
@@ -89,13 +79,7 @@ pub extern "system" fn JNI_OnLoad(vm: JavaVM, _reserved: *mut c_void) -> jint {
         if CACHE.get().is_some() {
             return true;
         }
-        // SAFETY: `vm` is the valid JavaVM pointer the JVM passed in; the copy lives as long
-        // as the process, as does the JVM.
-        let own = match unsafe { JavaVM::from_raw(vm.get_java_vm_pointer()) } {
-            Ok(v) => v,
-            Err(_) => return false,
-        };
-        match build(own) {
+        match build(&vm) {
             Ok(cache) => {
                 let _ = CACHE.set(cache);
                 true

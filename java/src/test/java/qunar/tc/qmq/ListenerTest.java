@@ -16,6 +16,7 @@ import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 
 import qunar.tc.qmq.consumer.MessageConsumerProvider;
+import qunar.tc.qmq.internal.Native;
 import qunar.tc.qmq.producer.MessageProducerProvider;
 
 class ListenerTest {
@@ -130,7 +131,10 @@ class ListenerTest {
         try (MessageProducerProvider producer = QmqTestSupport.producer();
                 MessageConsumerProvider consumer = QmqTestSupport.consumer()) {
             List<Message> seen = QmqTestSupport.seenList();
+            // Other tests' registrations end before theirs do; wait for their pull threads.
+            assertTrue(QmqTestSupport.eventually(() -> pullThreads() == 0, 5_000));
             ListenerHolder holder = consumer.addListener(subject, "g", seen::add, executor);
+            assertEquals(1, pullThreads());
             QmqTestSupport.warmUp(producer, seen, subject);
             holder.stopListen();
             Message whileStopped = producer.generateMessage(subject);
@@ -138,12 +142,22 @@ class ListenerTest {
             QmqTestSupport.sendSync(producer, whileStopped);
             QmqTestSupport.sleep(500);
             assertTrue(QmqTestSupport.bodies(seen).isEmpty(), QmqTestSupport.bodies(seen).toString());
+            // Stopping ended the registration's pull thread; resuming starts one again.
+            assertTrue(QmqTestSupport.eventually(() -> pullThreads() == 0, 5_000),
+                    pullThreads() + " pull threads left after stopListen");
             holder.resumeListen();
+            assertEquals(1, pullThreads());
             assertTrue(QmqTestSupport.eventually(
                     () -> QmqTestSupport.bodies(seen).contains("while-stopped"), 20_000));
             holder.stopListen();
+            assertTrue(QmqTestSupport.eventually(() -> pullThreads() == 0, 5_000));
         } finally {
             executor.shutdownNow();
         }
+    }
+
+    private static long pullThreads() {
+        return Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.isAlive() && Native.LISTENER_THREAD.equals(t.getName())).count();
     }
 }

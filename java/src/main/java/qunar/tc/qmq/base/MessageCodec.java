@@ -84,22 +84,22 @@ public final class MessageCodec {
      * @return the messages
      */
     public static List<BaseMessage> decodePulled(byte[] bytes, long[] acks) {
-        return decode(bytes, acks, 0, BaseMessage.AckKind.PULL);
+        return decode(bytes, acks, BaseMessage.AckKind.PULL);
     }
 
     /**
-     * Decodes the one message handed to a listener.
+     * Decodes the messages pulled for a listener; message {@code i} owns completion handle
+     * {@code completions[i]}.
      *
-     * @param bytes      the native encoding
-     * @param completion its completion handle
-     * @return the message
+     * @param bytes       the native encoding
+     * @param completions the completion handles
+     * @return the messages
      */
-    public static BaseMessage decodeListener(byte[] bytes, long completion) {
-        return decode(bytes, null, completion, BaseMessage.AckKind.LISTENER).get(0);
+    public static List<BaseMessage> decodeListenerBatch(byte[] bytes, long[] completions) {
+        return decode(bytes, completions, BaseMessage.AckKind.LISTENER);
     }
 
-    private static List<BaseMessage> decode(byte[] bytes, long[] acks, long completion,
-            BaseMessage.AckKind kind) {
+    private static List<BaseMessage> decode(byte[] bytes, long[] handles, BaseMessage.AckKind kind) {
         ByteBuffer buf = ByteBuffer.wrap(bytes);
         int count = buf.getInt();
         List<BaseMessage> out = new ArrayList<>(count);
@@ -118,8 +118,7 @@ public final class MessageCodec {
                 String k = str(buf);
                 attrs.put(k, str(buf));
             }
-            long handle = acks != null ? acks[i] : completion;
-            out.add(new BaseMessage(id, subject, created, attrs, tags, kind, handle));
+            out.add(new BaseMessage(id, subject, created, attrs, tags, kind, handles[i]));
         }
         return out;
     }

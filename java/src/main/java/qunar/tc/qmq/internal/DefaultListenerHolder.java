@@ -1,5 +1,7 @@
 package qunar.tc.qmq.internal;
 
+import java.util.concurrent.locks.LockSupport;
+
 import qunar.tc.qmq.ClosedException;
 import qunar.tc.qmq.ListenerHolder;
 import qunar.tc.qmq.TagType;
@@ -7,6 +9,10 @@ import qunar.tc.qmq.TagType;
 /** A listener registration: a native subscription that can be stopped and started again. */
 public final class DefaultListenerHolder implements ListenerHolder {
     private static final long STOP_TIMEOUT_MILLIS = 10_000;
+    /** Most messages taken per pull. */
+    private static final int PULL_BATCH = 64;
+    /** How long a pull waits; also how long freeing the handle may wait for the puller. */
+    private static final long PULL_WAIT_MILLIS = 100;
 
     private final NativeHandle client;
     private final String subject;
@@ -55,9 +61,43 @@ public final class DefaultListenerHolder implements ListenerHolder {
         long c = client.acquire();
         try {
             sub = new NativeHandle("listener", Native.subscribe(c, subject, group, tags,
-                    tagType.getCode(), broadcast, atMostOnce, concurrency, dispatcher));
+                    tagType.getCode(), broadcast, atMostOnce, concurrency));
         } finally {
             client.release();
+        }
+        NativeHandle h = sub;
+        Thread puller = new Thread(() -> pull(h), Native.LISTENER_THREAD);
+        puller.setDaemon(true);
+        puller.start();
+    }
+
+    /**
+     * The registration's pull thread: takes batches of messages from the subscription and hands
+     * them to the executor, until the handle is freed. It keeps pulling while the subscription
+     * stops, so that handlers still running get their messages completed.
+     */
+    private void pull(NativeHandle h) {
+        long[] completions = new long[PULL_BATCH];
+        while (true) {
+            byte[] bytes;
+            try {
+                long p = h.acquire();
+                try {
+                    bytes = Native.listenerNext(p, completions, PULL_WAIT_MILLIS);
+                } finally {
+                    h.release();
+                }
+            } catch (ClosedException freed) {
+                return;
+            } catch (RuntimeException e) {
+                Thread t = Thread.currentThread();
+                t.getUncaughtExceptionHandler().uncaughtException(t, e);
+                LockSupport.parkNanos(10_000_000L); // never a hot loop on a broken handle
+                continue;
+            }
+            if (bytes != null) {
+                dispatcher.dispatchAll(bytes, completions);
+            }
         }
     }
 

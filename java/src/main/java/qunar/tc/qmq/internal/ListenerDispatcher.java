@@ -1,5 +1,7 @@
 package qunar.tc.qmq.internal;
 
+import java.nio.ByteBuffer;
+import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 
@@ -8,11 +10,12 @@ import qunar.tc.qmq.base.BaseMessage;
 import qunar.tc.qmq.base.MessageCodec;
 
 /**
- * Hands messages of one listener registration to the user's executor. Called on a native
- * thread attached for the scope of {@link #dispatch}: it only decodes and submits, so no user
- * code runs there. Every message it accepts is completed exactly once: by the listener task
- * (ack on return, retry on an exception, or later by the user after {@code autoAck(false)}),
- * or at once with a failure when the executor rejects the task.
+ * Hands messages of one listener registration to the user's executor. Called on the
+ * registration's pull thread ({@link DefaultListenerHolder}): it only decodes and submits, so no
+ * user code runs there. Every message it receives is completed exactly once: by the listener
+ * task (ack on return, retry on an exception, or later by the user after
+ * {@code autoAck(false)}), or at once with a failure when it cannot be decoded or the executor
+ * rejects the task.
  */
 public final class ListenerDispatcher {
     private final MessageListener listener;
@@ -27,18 +30,27 @@ public final class ListenerDispatcher {
         this.executor = executor;
     }
 
-    void dispatch(byte[] bytes, long completion) {
-        BaseMessage m;
+    /**
+     * @param bytes       {@code count} messages in the listener encoding
+     * @param completions their completion handles, owned from here on
+     */
+    void dispatchAll(byte[] bytes, long[] completions) {
+        List<BaseMessage> messages;
         try {
-            m = MessageCodec.decodeListener(bytes, completion);
+            messages = MessageCodec.decodeListenerBatch(bytes, completions);
         } catch (RuntimeException e) {
-            Native.listenerComplete(completion, "cannot decode the message: " + e);
+            int count = bytes.length >= 4 ? ByteBuffer.wrap(bytes).getInt() : 0;
+            for (int i = 0; i < Math.min(count, completions.length); i++) {
+                Native.listenerComplete(completions[i], "cannot decode the message: " + e);
+            }
             return;
         }
-        try {
-            executor.execute(() -> run(m));
-        } catch (RejectedExecutionException e) {
-            m.ack(0, e);
+        for (BaseMessage m : messages) {
+            try {
+                executor.execute(() -> run(m));
+            } catch (RejectedExecutionException e) {
+                m.ack(0, e);
+            }
         }
     }
 

@@ -4,7 +4,7 @@ import java.util.concurrent.Semaphore;
 
 /**
  * Internal: the native library's entry points ({@code bindings/java} in the repository) and
- * the two callbacks it makes. Not an API; shipped in lock-step with the library.
+ * its send-completion thread. Not an API; shipped in lock-step with the library.
  *
  * <p>Handles are {@code long} pointers owned by a {@link NativeHandle}; every method throws a
  * {@link qunar.tc.qmq.QmqException} subclass on failure, never crashes the JVM.
@@ -41,8 +41,8 @@ public final class Native {
 
     /** Name of the Java thread completing sends. */
     public static final String COMPLETION_THREAD = "qmq-java-completions";
-    /** Name of the (attached) core thread handing listener messages to executors. */
-    public static final String DISPATCH_THREAD = "qmq-listener-dispatch";
+    /** Name of the Java thread of a listener that pulls its messages and hands them to the executor. */
+    public static final String LISTENER_THREAD = "qmq-listener-dispatch";
 
     /** The native library version this jar was built with (the crate's version). */
     public static final String EXPECTED_VERSION = "0.1.0";
@@ -109,8 +109,18 @@ public final class Native {
     public static native void ack(long ack, String reason);
 
     public static native long subscribe(long client, String subject, String group,
-            String[] tags, int tagType, boolean broadcast, boolean atMostOnce, int concurrency,
-            Object dispatcher);
+            String[] tags, int tagType, boolean broadcast, boolean atMostOnce, int concurrency);
+
+    /**
+     * Waits up to {@code timeoutMillis} for messages of a listener subscription.
+     *
+     * @param sub           the subscription
+     * @param completions   receives each message's completion handle (owned by Java from here
+     *                      on); its length is the most messages returned
+     * @param timeoutMillis the longest wait
+     * @return the messages (listener encoding, count first), or null when none came
+     */
+    public static native byte[] listenerNext(long sub, long[] completions, long timeoutMillis);
 
     public static native void listenerComplete(long completion, String reason);
 
@@ -211,20 +221,5 @@ public final class Native {
             Thread th = Thread.currentThread();
             th.getUncaughtExceptionHandler().uncaughtException(th, t);
         }
-    }
-
-    /**
-     * Called on a core thread (attached for this call only) with one listener message.
-     *
-     * @param dispatcher the {@link ListenerDispatcher}
-     * @param message    the encoded message
-     * @param completion its completion handle, owned by Java from here on
-     */
-    static void dispatch(Object dispatcher, byte[] message, long completion) {
-        Thread.currentThread().setName(DISPATCH_THREAD);
-        // ListenerDispatcher completes every message it accepts. Should it throw anyway (an
-        // Error), the exception stays pending: the native side then fails the message without
-        // freeing the completion (which Java may already have used).
-        ((ListenerDispatcher) dispatcher).dispatch(message, completion);
     }
 }
