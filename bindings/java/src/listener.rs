@@ -15,13 +15,15 @@
 //! pulled (also when the executor rejects it). A message nobody pulls (the handle was freed) or
 //! whose task never finished after the subscription stopped fails: it is retried, never lost.
 
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender, channel, sync_channel};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jni::JNIEnv;
 use jni::objects::{JByteArray, JClass, JLongArray, JObject, JObjectArray, JString};
 use jni::sys::{jboolean, jint, jlong};
+use qmq_core::client::consumer::host_outcome::{HostOutcome, wait_for_host};
 use qmq_core::client::consumer::{Handler, HandlerError, Subscription};
 use qmq_core::protocol::Message;
 
@@ -33,20 +35,14 @@ use crate::message::Writer;
 
 const WHAT: &str = "listener";
 
-/// How long a running handler may still take after the subscription was stopped.
-const GRACE_AFTER_STOP: Duration = Duration::from_secs(10);
-
 /// Whether the subscription still hands messages to Java; cleared on stop, so that handlers
-/// still waiting give up after [`GRACE_AFTER_STOP`].
-type Running = Arc<Mutex<bool>>;
-
-/// The outcome Java reports: `None` = ack, `Some(reason)` = fail.
-type Outcome = Option<String>;
+/// still waiting give up after the core's `GRACE_AFTER_STOP`.
+type Running = Arc<AtomicBool>;
 
 /// One message waiting for the Java puller, and where its outcome goes.
 struct Job {
     message: Message,
-    done: SyncSender<Outcome>,
+    done: SyncSender<HostOutcome>,
 }
 
 /// Messages handed from core handlers to the subscription's Java puller.
@@ -64,7 +60,7 @@ pub(crate) struct SubscriptionRef {
 }
 
 fn is_running(running: &Running) -> bool {
-    *running.lock().unwrap_or_else(|e| e.into_inner())
+    running.load(Ordering::Acquire)
 }
 
 fn java_handler(running: Running, inbox: Arc<Inbox>) -> Handler {
@@ -72,7 +68,7 @@ fn java_handler(running: Running, inbox: Arc<Inbox>) -> Handler {
         if !is_running(&running) {
             return Err(HandlerError::new("the listener is stopped"));
         }
-        let (done, rx) = sync_channel::<Outcome>(1);
+        let (done, rx) = sync_channel::<HostOutcome>(1);
         let job = Job {
             message: message.clone(),
             done,
@@ -81,32 +77,8 @@ fn java_handler(running: Running, inbox: Arc<Inbox>) -> Handler {
             .tx
             .send(job)
             .map_err(|_| HandlerError::new("the listener is gone"))?;
-        wait(&running, &rx)
+        wait_for_host(&rx, || !is_running(&running))
     })
-}
-
-/// Waits for Java's outcome.
-fn wait(running: &Running, rx: &Receiver<Outcome>) -> std::result::Result<(), HandlerError> {
-    let mut stopped_at: Option<Instant> = None;
-    loop {
-        match rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(None) => return Ok(()),
-            Ok(Some(reason)) => return Err(HandlerError::new(reason)),
-            Err(RecvTimeoutError::Disconnected) => {
-                return Err(HandlerError::new("the message was dropped uncompleted"));
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                if !is_running(running) {
-                    let since = *stopped_at.get_or_insert_with(Instant::now);
-                    if since.elapsed() > GRACE_AFTER_STOP {
-                        return Err(HandlerError::new(
-                            "the listener stopped before the handler finished",
-                        ));
-                    }
-                }
-            }
-        }
-    }
 }
 
 fn any<'a>(ptr: jlong) -> Result<&'a Handle<SubscriptionRef>> {
@@ -136,7 +108,7 @@ pub extern "system" fn Java_qunar_tc_qmq_internal_Native_subscribe<'l>(
         let group = guard::opt_string(env, &group)?.unwrap_or_default();
         let mut options = consumer::options(env, &tags, tag_type, broadcast, at_most_once)?;
         options.concurrency = usize::try_from(concurrency).unwrap_or(0);
-        let running: Running = Arc::new(Mutex::new(true));
+        let running: Running = Arc::new(AtomicBool::new(true));
         let (tx, rx) = channel();
         let inbox = Arc::new(Inbox {
             tx,
@@ -214,7 +186,7 @@ pub extern "system" fn Java_qunar_tc_qmq_internal_Native_listenerNext<'l>(
         if let Err(e) = env.set_long_array_region(&completions, 0, &handles) {
             for h in handles {
                 // SAFETY: made by `Box::into_raw` just above and never handed to Java.
-                drop(unsafe { Box::from_raw(h as *mut SyncSender<Outcome>) });
+                drop(unsafe { Box::from_raw(h as *mut SyncSender<HostOutcome>) });
             }
             return Err(e.into());
         }
@@ -240,7 +212,7 @@ pub extern "system" fn Java_qunar_tc_qmq_internal_Native_listenerComplete<'l>(
         let reason = guard::opt_string(env, &reason)?;
         // SAFETY: `completion` was made by `listenerNext` and Java hands it back exactly once (it
         // swaps its copy to 0 first), so the box is live and owned here.
-        let tx = unsafe { Box::from_raw(completion as *mut SyncSender<Outcome>) };
+        let tx = unsafe { Box::from_raw(completion as *mut SyncSender<HostOutcome>) };
         // The handler may have given up (stopped); nothing to do then.
         let _ = tx.try_send(reason);
         Ok(())
@@ -266,7 +238,7 @@ pub extern "system" fn Java_qunar_tc_qmq_internal_Native_subStop<'l>(
         while !s.sub.is_stopped() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
         }
-        *s.running.lock().unwrap_or_else(|e| e.into_inner()) = false;
+        s.running.store(false, Ordering::Release);
         Ok(u8::from(s.sub.is_stopped()))
     })
 }

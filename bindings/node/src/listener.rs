@@ -7,7 +7,7 @@
 //! no longer be reached, or the message is dropped uncompleted, the handler fails, so the
 //! message is retried, never lost.
 
-use std::sync::mpsc::{RecvTimeoutError, channel};
+use std::sync::mpsc::channel;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,6 +15,7 @@ use napi::Status;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
+use qmq_core::client::consumer::host_outcome::wait_for_host;
 use qmq_core::client::consumer::{Handler, HandlerError, Subscription};
 use qmq_core::protocol::Message;
 
@@ -27,9 +28,6 @@ pub(crate) type JsHandler =
 /// The handler slot shared by the core handler and its `SubscriptionRef`; emptied on stop so
 /// that the threadsafe function is released and no longer keeps the process alive.
 type Slot = Arc<Mutex<Option<Arc<JsHandler>>>>;
-
-/// How long a running handler may still take after the subscription was stopped.
-const GRACE_AFTER_STOP: Duration = Duration::from_secs(10);
 
 fn js_handler(slot: Slot) -> Handler {
     Arc::new(move |message: &Message| {
@@ -47,27 +45,9 @@ fn js_handler(slot: Slot) -> Handler {
                 "cannot call the JS handler: {status}"
             )));
         }
-        let mut stopped_at: Option<Instant> = None;
-        loop {
-            match rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(None) => return Ok(()),
-                Ok(Some(reason)) => return Err(HandlerError::new(reason)),
-                Err(RecvTimeoutError::Disconnected) => {
-                    return Err(HandlerError::new("the message was dropped uncompleted"));
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    let stopped = slot.lock().unwrap_or_else(|e| e.into_inner()).is_none();
-                    if stopped {
-                        let since = *stopped_at.get_or_insert_with(Instant::now);
-                        if since.elapsed() > GRACE_AFTER_STOP {
-                            return Err(HandlerError::new(
-                                "the listener stopped before the handler finished",
-                            ));
-                        }
-                    }
-                }
-            }
-        }
+        wait_for_host(&rx, || {
+            slot.lock().unwrap_or_else(|e| e.into_inner()).is_none()
+        })
     })
 }
 

@@ -29,6 +29,7 @@ mod connections;
 pub mod delivery;
 mod entry;
 pub mod filter;
+pub mod host_outcome;
 pub mod listener;
 pub mod options;
 pub mod pull_consumer;
