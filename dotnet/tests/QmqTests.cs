@@ -14,17 +14,9 @@ namespace Qmq.Tests
     [TestFixture]
     public class QmqTests
     {
-        static string Url
-        {
-            get
-            {
-                var u = Environment.GetEnvironmentVariable("QMQ_META_URL");
-                if (string.IsNullOrEmpty(u)) Assert.Fail("QMQ_META_URL is not set");
-                return u;
-            }
-        }
+        static string Url { get { return TestSupport.Url; } }
 
-        static string NewSubject(string what) { return "dotnet." + what + "." + Guid.NewGuid().ToString("N").Substring(0, 8); }
+        static string NewSubject(string what) { return TestSupport.NewSubject(what); }
 
         static QmqException Throws(QmqErrorCode code, Action a)
         {
