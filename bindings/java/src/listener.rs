@@ -48,7 +48,7 @@ struct Job {
 /// Messages handed from core handlers to the subscription's Java puller.
 struct Inbox {
     tx: Sender<Job>,
-    /// Locked by the one puller (or a second one after a resume, briefly both).
+    /// Taken by the registration's one pull thread (a resume makes a new subscription).
     rx: Mutex<Receiver<Job>>,
 }
 

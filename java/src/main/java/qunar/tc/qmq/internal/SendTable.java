@@ -1,5 +1,7 @@
 package qunar.tc.qmq.internal;
 
+import java.util.Arrays;
+
 /**
  * The sends in flight, by token. A send hands the native library a token (a slot number) instead
  * of a JNI global reference to its {@link SendCompletion}, so a send creates no global reference
@@ -33,8 +35,8 @@ public final class SendTable {
                 i = free[--freeCount];
             } else {
                 if (next == slots.length) {
-                    slots = java.util.Arrays.copyOf(slots, slots.length * 2);
-                    free = java.util.Arrays.copyOf(free, free.length * 2);
+                    slots = Arrays.copyOf(slots, slots.length * 2);
+                    free = Arrays.copyOf(free, free.length * 2);
                 }
                 i = next++;
             }
